@@ -1,0 +1,1 @@
+"""LiveOne Enphase: Enphase cloud data in Home Assistant, pushed on to LiveOne."""
