@@ -1,0 +1,286 @@
+"""Connect an Enphase account: OAuth login, the application's API key, then the systems to add.
+
+One entry per Enphase account (unique id: the `enl_uid` the token response carries). The API key
+is checked, and the systems found, by listing the account's systems with the new token: the only
+Enphase API call a flow makes.
+"""
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Final, override
+
+import voluptuous as vol
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, ConfigFlowResult
+from homeassistant.const import CONF_API_KEY
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.config_entry_oauth2_flow import AbstractOAuth2FlowHandler
+from homeassistant.helpers.selector import (
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+
+from .application_credentials import AuthorizationCodeRejectedError, bind_to_cloud
+from .auth import TokenProvider, async_entry_token_provider
+from .cloud import CloudEndpoints, cloud_for, dev_cloud_url_from_env
+from .const import CONF_DEV_CLOUD_URL, CONF_SYSTEM_IDS, DEVELOPER_PORTAL_URL, DOMAIN
+from .enphase import (
+    EnphaseAuthError,
+    EnphaseClient,
+    EnphaseError,
+    EnphaseForbiddenError,
+    EnphaseMalformedResponseError,
+    EnphaseRateLimitError,
+    EnphaseTransientError,
+    System,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+_PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+
+# How long listing the systems may take before the form says "timeout".
+VALIDATION_TIMEOUT_S: Final = 30.0
+
+
+def _form(fields: Mapping[Any, Any]) -> Any:
+    """Build a form schema.
+
+    Typed loosely on purpose: HA 2026.10 annotates forms with probatio (to which it aliases
+    `voluptuous` at run time), while older releases use voluptuous itself.
+    """
+    return vol.Schema(fields)
+
+
+class LiveOneEnphaseFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
+    """Add, reauthenticate and reconfigure an Enphase account."""
+
+    DOMAIN = DOMAIN
+    VERSION = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._dev_cloud_url: str | None = None
+        self._oauth_data: dict[str, Any] = {}
+        self._api_key = ""
+        self._systems: list[System] = []
+        self._token_provider: TokenProvider | None = None
+
+    @property
+    @override
+    def logger(self) -> logging.Logger:
+        return _LOGGER
+
+    @property
+    def _cloud(self) -> CloudEndpoints:
+        return cloud_for(self._dev_cloud_url)
+
+    @override
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Start adding an account; the development switch is read here, and only here."""
+        self._dev_cloud_url = dev_cloud_url_from_env()
+        return await super().async_step_user(user_input)
+
+    @override
+    async def async_step_auth(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Send the login, and later the code exchange, to this flow's cloud."""
+        self.flow_impl = bind_to_cloud(self.flow_impl, self._cloud)
+        return await super().async_step_auth(user_input)
+
+    @override
+    async def async_step_creation(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Exchange the code; a refused exchange gets its own message, not HA's generic one."""
+        try:
+            return await super().async_step_creation(user_input)
+        except AuthorizationCodeRejectedError as err:
+            return self.async_abort(reason=err.reason)
+
+    @override
+    async def async_oauth_create_entry(self, data: dict[str, Any]) -> ConfigFlowResult:
+        """Identify the account that logged in, then finish reauth or ask for the API key."""
+        account_id = data["token"].get("enl_uid")
+        if account_id in (None, ""):
+            return self.async_abort(reason="unexpected_response")
+        await self.async_set_unique_id(str(account_id))
+        if self.source == SOURCE_REAUTH:
+            self._abort_if_unique_id_mismatch(reason="account_mismatch")
+            return self.async_update_reload_and_abort(self._get_reauth_entry(), data_updates=data)
+        self._abort_if_unique_id_configured()
+        self._oauth_data = data
+        return await self.async_step_api_key()
+
+    async def async_step_api_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the Enphase application's API key and check it by listing the systems."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            access_token = str(self._oauth_data["token"]["access_token"])
+
+            async def fresh_token() -> str:
+                return access_token
+
+            api_key = user_input[CONF_API_KEY].strip()
+            if error := await self._async_load_systems(api_key, fresh_token):
+                errors["base"] = error
+            else:
+                return await self._async_choose_systems()
+        return self.async_show_form(
+            step_id="api_key",
+            data_schema=_form({vol.Required(CONF_API_KEY): _PASSWORD}),
+            errors=errors,
+            description_placeholders={"developer_portal_url": DEVELOPER_PORTAL_URL},
+        )
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Log in again after the login expired or was revoked; the entry keeps its cloud."""
+        self._dev_cloud_url = entry_data.get(CONF_DEV_CLOUD_URL)
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Tell the user why they must log in again, then send them to Enphase."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="reauth_confirm",
+                description_placeholders={"name": self._get_reauth_entry().title},
+            )
+        return await self.async_step_pick_implementation()
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the API key and the chosen systems, keeping the login."""
+        entry = self._get_reconfigure_entry()
+        if self._token_provider is None:
+            try:
+                self._token_provider = await async_entry_token_provider(self.hass, entry)
+            except ValueError:
+                return self.async_abort(reason="missing_credentials")
+            self._dev_cloud_url = entry.data.get(CONF_DEV_CLOUD_URL)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            api_key = (user_input.get(CONF_API_KEY) or entry.data[CONF_API_KEY]).strip()
+            if error := await self._async_load_systems(api_key, self._token_provider):
+                errors["base"] = error
+            else:
+                return await self._async_choose_systems()
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=_form({vol.Optional(CONF_API_KEY): _PASSWORD}),
+            errors=errors,
+            description_placeholders={"developer_portal_url": DEVELOPER_PORTAL_URL},
+        )
+
+    async def async_step_select_systems(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose which of the account's systems to add (all by default)."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if chosen := [int(system_id) for system_id in user_input[CONF_SYSTEM_IDS]]:
+                return await self._async_finish(chosen)
+            errors["base"] = "no_systems_selected"
+        options = [
+            SelectOptionDict(
+                value=str(system.system_id), label=f"{_label(system)} ({system.system_id})"
+            )
+            for system in self._systems
+        ]
+        return self.async_show_form(
+            step_id="select_systems",
+            data_schema=_form(
+                {
+                    vol.Required(
+                        CONF_SYSTEM_IDS, default=self._default_selection()
+                    ): SelectSelector(
+                        SelectSelectorConfig(
+                            options=options, multiple=True, mode=SelectSelectorMode.LIST
+                        )
+                    )
+                }
+            ),
+            errors=errors,
+        )
+
+    async def _async_choose_systems(self) -> ConfigFlowResult:
+        """With a single system there is nothing to choose."""
+        if len(self._systems) == 1:
+            return await self._async_finish([self._systems[0].system_id])
+        return await self.async_step_select_systems()
+
+    def _default_selection(self) -> list[str]:
+        """All systems for a new entry; the current choice (if still there) when reconfiguring."""
+        available = [str(system.system_id) for system in self._systems]
+        if self.source == SOURCE_RECONFIGURE:
+            current = {
+                str(system_id) for system_id in self._get_reconfigure_entry().data[CONF_SYSTEM_IDS]
+            }
+            return [system_id for system_id in available if system_id in current] or available
+        return available
+
+    async def _async_finish(self, system_ids: list[int]) -> ConfigFlowResult:
+        """Create the entry, or update the reconfigured one, titled after its systems."""
+        title = ", ".join(
+            _label(system) for system in self._systems if system.system_id in system_ids
+        )
+        data: dict[str, Any] = {CONF_API_KEY: self._api_key, CONF_SYSTEM_IDS: system_ids}
+        if self.source == SOURCE_RECONFIGURE:
+            return self.async_update_reload_and_abort(
+                self._get_reconfigure_entry(), title=title, data_updates=data
+            )
+        data |= self._oauth_data
+        if self._dev_cloud_url:
+            data[CONF_DEV_CLOUD_URL] = self._dev_cloud_url
+        return self.async_create_entry(title=title, data=data)
+
+    async def _async_load_systems(self, api_key: str, token_provider: TokenProvider) -> str | None:
+        """List the account's systems with `api_key`; return an error key, or None on success."""
+        client = EnphaseClient(
+            async_get_clientsession(self.hass),
+            token_provider,
+            api_key,
+            base_url=self._cloud.base_url,
+            timeout=VALIDATION_TIMEOUT_S,
+        )
+        try:
+            systems = await client.systems()
+        except EnphaseAuthError as err:
+            return _auth_error(err)
+        except EnphaseForbiddenError:
+            return "forbidden"
+        except EnphaseRateLimitError:
+            return "rate_limited"
+        except EnphaseTransientError as err:
+            return "timeout" if isinstance(err.__context__, TimeoutError) else "cannot_connect"
+        except EnphaseMalformedResponseError:
+            return "unexpected_response"
+        except EnphaseError as err:
+            _LOGGER.warning("Listing the Enphase systems failed: %s", err)
+            return "unknown"
+        if not systems:
+            return "no_systems"
+        self._api_key = api_key
+        self._systems = list(systems)
+        return None
+
+
+def _auth_error(err: EnphaseAuthError) -> str:
+    """Tell Enphase's 401s apart: the key is wrong, or the login (token) no longer holds."""
+    if err.key_mismatch:
+        return "api_key_mismatch"
+    if err.key_missing_or_invalid:
+        return "invalid_api_key"
+    return "login_rejected"
+
+
+def _label(system: System) -> str:
+    """How a system is named in the form and in the entry title."""
+    return system.name or str(system.system_id)
