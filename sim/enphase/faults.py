@@ -66,8 +66,8 @@ class Faults:
     removed_systems: set[int] = field(default_factory=set)
     revoked_tokens: set[str] = field(default_factory=set)
     token_generation: int = 0
-    hanging: int = 0
-    _release: asyncio.Event | None = None
+    hanging: int = field(default=0, init=False)
+    _release: asyncio.Event | None = field(default=None, init=False, repr=False)
 
     def server_error(
         self,

@@ -31,7 +31,7 @@ _SUN_GRID_S = 900
 _SLOTS_PER_DAY = 86_400 // STEP_S
 _CHARGE_EFFICIENCY = 0.95
 _DISCHARGE_EFFICIENCY = 0.95
-_SYSTEM_DERATE = 0.86
+_SYSTEM_DERATE = 0.77  # inverter, temperature, soiling and wiring losses
 _SOLAR_CONSTANT = 1353.0
 
 

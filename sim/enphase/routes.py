@@ -134,35 +134,28 @@ class EnphaseRoutes:
         self, request: web.Request, params: dict[str, str], decision: str | None
     ) -> web.StreamResponse:
         client_id = params.get("client_id", "")
+        response = self._authorize_response(params, decision)
+        self._record(request, AUTHORIZE_ENDPOINT, client_id or None, response.status)
+        return response
+
+    def _authorize_response(self, params: dict[str, str], decision: str | None) -> web.Response:
+        application = self.oauth.applications.get(params.get("client_id", ""))
         redirect_uri = params.get("redirect_uri", "")
-        application = self.oauth.applications.get(client_id)
-        status = 302
-        try:
-            if application is None:
-                status = 400
-                return _html_page(
-                    400, "OAuth Error", 'error="invalid_client", Bad client credentials'
-                )
-            if not redirect_uri:
-                status = 400
-                return _html_page(
-                    400, "OAuth Error", 'error="invalid_request", redirect_uri missing'
-                )
-            state = {"state": params["state"]} if "state" in params else {}
-            target = self._browser_target(redirect_uri)
-            if params.get("response_type") != "code":
-                error = {"error": "unsupported_response_type"}
-                raise web.HTTPFound(target.update_query({**error, **state}))
-            if decision is None:
-                status = 200
-                return _consent_page(application, params)
-            if decision == "true":
-                code = self.oauth.issue_code(client_id, redirect_uri)
-                raise web.HTTPFound(target.update_query({"code": code, **state}))
-            denied = {"error": "access_denied", "error_description": "User denied access"}
-            raise web.HTTPFound(target.update_query({**denied, **state}))
-        finally:
-            self._record(request, AUTHORIZE_ENDPOINT, client_id or None, status)
+        if application is None:
+            return _html_page(400, "OAuth Error", 'error="invalid_client", Bad client credentials')
+        if not redirect_uri:
+            return _html_page(400, "OAuth Error", 'error="invalid_request", redirect_uri missing')
+        state = {"state": params["state"]} if "state" in params else {}
+        target = self._browser_target(redirect_uri)
+        if params.get("response_type") != "code":
+            return _redirect(target, {"error": "unsupported_response_type", **state})
+        if decision is None:
+            return _consent_page(application, params)
+        if decision == "true":
+            code = self.oauth.issue_code(application.client_id, redirect_uri)
+            return _redirect(target, {"code": code, **state})
+        denied = {"error": "access_denied", "error_description": "User denied access"}
+        return _redirect(target, {**denied, **state})
 
     def _browser_target(self, redirect_uri: str) -> URL:
         """Where the browser goes back to: My Home Assistant forwards to the local instance."""
@@ -389,6 +382,10 @@ class EnphaseRoutes:
 
 def _error(status: int, details: str) -> web.Response:
     return web.json_response(error_body(status, details), status=status)
+
+
+def _redirect(target: URL, query: dict[str, str]) -> web.Response:
+    return web.Response(status=302, headers={"Location": str(target.update_query(query))})
 
 
 def _html_page(status: int, title: str, text: str) -> web.Response:

@@ -1,0 +1,151 @@
+"""Polling strategies compared by the budget benchmark.
+
+Ours is the planner. The others are the alternatives it must beat, expressed as plans for the
+same runner and ledger, so every strategy pays for exactly what it asks:
+- seed: latest_telemetry every 30 minutes on the clock, from sunrise rounded down to sunset
+  rounded up (the seed design; no polls in polar night, all day in polar day);
+- hourly: latest_telemetry on the hour in daylight, plus a catch-up of the day's intervals at
+  01:00 local;
+- fixed: latest_telemetry every 15 or 5 minutes, day and night.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
+from typing import Protocol
+
+from custom_components.liveone_enphase.budget.ledger import BudgetStatus
+from custom_components.liveone_enphase.budget.limits import PlanLimits
+from custom_components.liveone_enphase.budget.model import EndpointCall, PollPlan, Role
+from custom_components.liveone_enphase.budget.planner import PollPlanner
+from custom_components.liveone_enphase.budget.sun import SunCalendar
+from custom_components.liveone_enphase.enphase import Endpoint
+from custom_components.liveone_enphase.readings.state import ReadingsState
+
+_SEARCH = timedelta(days=2)
+_BACKFILL = timedelta(days=2)
+
+
+class Strategy(Protocol):
+    """Decides the next poll from the readings and the budget."""
+
+    name: str
+
+    def plan(
+        self, state: ReadingsState, status: BudgetStatus, now: datetime, last: datetime | None
+    ) -> PollPlan:
+        """The next poll (`last`: when the previous plan ran, if it did)."""
+        ...
+
+
+@dataclass
+class Ours:
+    """The planner; `caps` (UTC "YYYY-MM" → calls) narrows the budget to match another run."""
+
+    planner: PollPlanner
+    name: str = "ours"
+    caps: Mapping[str, int] | None = None
+
+    def plan(
+        self, state: ReadingsState, status: BudgetStatus, now: datetime, last: datetime | None
+    ) -> PollPlan:
+        del now, last  # the planner reads its own clock and the persisted progress
+        if self.caps is not None:
+            cap = max(1, self.caps.get(status.month_start.strftime("%Y-%m"), 0))
+            limits = status.limits
+            if cap < limits.pollable:
+                status = replace(status, limits=PlanLimits("matched", cap, limits.per_minute, 0))
+        return self.planner.plan(state.planned_systems(), status)
+
+
+def _latest_everywhere(state: ReadingsState) -> dict[int, tuple[EndpointCall, ...]]:
+    call = EndpointCall(Endpoint.LATEST_TELEMETRY, Role.LIVE)
+    return {system_id: (call,) for system_id in state.systems}
+
+
+def _grid_after(now: datetime, step: timedelta) -> datetime:
+    """The first multiple of `step` (from the epoch) after `now`."""
+    seconds = int(step.total_seconds())
+    return datetime.fromtimestamp((int(now.timestamp()) // seconds + 1) * seconds, UTC)
+
+
+@dataclass
+class Fixed:
+    """latest_telemetry on a fixed clock grid, optionally only while the sun is (nearly) up."""
+
+    name: str
+    step: timedelta
+    calendar: SunCalendar | None = None
+
+    def plan(
+        self, state: ReadingsState, status: BudgetStatus, now: datetime, last: datetime | None
+    ) -> PollPlan:
+        # The first grid point not yet polled: after the last run, and not before now.
+        floor = (
+            now - timedelta(seconds=1) if last is None else max(last, now - timedelta(seconds=1))
+        )
+        moment = _grid_after(floor, self.step)
+        limit = now + _SEARCH
+        while moment < limit:
+            if self._polls_at(moment):
+                return PollPlan(moment, _latest_everywhere(state), self.name)
+            moment += self.step
+        return PollPlan(limit, {}, "no daylight")
+
+    def _polls_at(self, moment: datetime) -> bool:
+        """The seed's rule: between sunrise rounded down and sunset rounded up to the step."""
+        if self.calendar is None:
+            return True
+        seconds = int(self.step.total_seconds())
+        epoch = int(moment.timestamp())
+        for span in self.calendar.daylight(self.calendar.local_date(moment)):
+            start = int(span.start.timestamp()) // seconds * seconds
+            end = -(-int(span.end.timestamp()) // seconds) * seconds
+            if start <= epoch <= end:
+                return True
+        return False
+
+
+@dataclass
+class HourlyWithCatchUp:
+    """latest_telemetry hourly in daylight, and every interval endpoint once a night."""
+
+    calendar: SunCalendar
+    name: str = "hourly + nightly catch-up"
+    catch_up_at: time = time(1, 0)
+
+    def __post_init__(self) -> None:
+        self._hourly = Fixed(self.name, timedelta(hours=1), self.calendar)
+
+    def plan(
+        self, state: ReadingsState, status: BudgetStatus, now: datetime, last: datetime | None
+    ) -> PollPlan:
+        hourly = self._hourly.plan(state, status, now, last)
+        day = self.calendar.local_date(now)
+        catch_up = self.calendar.local_time(day, self.catch_up_at)
+        if catch_up < now or (last is not None and catch_up <= last):
+            catch_up = self.calendar.local_time(day + timedelta(days=1), self.catch_up_at)
+        if hourly.at < catch_up:
+            return hourly
+        calls = {}
+        for system_id, readings in state.systems.items():
+            profile = readings.profile()
+            endpoints = [
+                profile.production_intervals,
+                Endpoint.CONSUMPTION_METER if profile.has_consumption else None,
+                Endpoint.BATTERY_TELEMETRY if profile.has_battery else None,
+            ]
+            progress = readings.progress()
+            calls[system_id] = tuple(
+                EndpointCall(
+                    e, Role.CATCH_UP, start_at=self._start(progress.of(e).cursor, catch_up)
+                )
+                for e in endpoints
+                if e is not None
+            )
+        return PollPlan(catch_up, calls, "nightly catch-up")
+
+    def _start(self, cursor: datetime | None, at: datetime) -> datetime:
+        if cursor is None:
+            return self.calendar.midnight(self.calendar.local_date(at) - timedelta(days=1))
+        return max(cursor, at - _BACKFILL)
