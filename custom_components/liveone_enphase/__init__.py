@@ -1,11 +1,14 @@
 """LiveOne Enphase: Enphase cloud data in Home Assistant, pushed on to LiveOne.
 
-Setup builds the Enphase client for the entry and checks that its login still holds (a token
-refresh if the access token expired), but calls no Enphase API: every call counts against a
-small monthly budget, and the coordinator decides when to spend it.
+Setup loads the call ledger of the entry's Enphase application (shared with every entry that
+uses the same application) before anything can spend a call, checks that the login still holds
+(a token refresh if the access token expired: counted by the ledger), builds the client with the
+ledger as its guard and hands over to the coordinator, whose first refresh calls Enphase only if
+the planner says it is time.
 """
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Final
 
 from aiohttp import ClientError, ClientResponseError
@@ -13,14 +16,24 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_API_KEY, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.config_entry_oauth2_flow import (
+    LocalOAuth2Implementation,
+    async_get_config_entry_implementation,
+)
+from homeassistant.util import dt as dt_util
 
 from .auth import TokenProvider, async_entry_token_provider
 from .cloud import cloud_for_entry
 from .const import CONF_SYSTEM_IDS, DOMAIN
+from .coordinator import LiveOneEnphaseCoordinator
 from .enphase import EnphaseClient
+from .issues import async_delete_budget_issues, async_delete_system_issues
+from .push import LiveOnePush, async_remove_push, async_setup_push
+from .store import EntryStore, async_get_budgets
 
-PLATFORMS: list[Platform] = []
+PLATFORMS: list[Platform] = [Platform.SENSOR]
 
 # Token endpoint answers that mean the grant is dead and only a new login helps; any other
 # failure (5xx, 429, no answer) may heal by itself.
@@ -34,37 +47,74 @@ class LiveOneEnphaseData:
     client: EnphaseClient
     token_provider: TokenProvider
     system_ids: tuple[int, ...]
+    coordinator: LiveOneEnphaseCoordinator
+    push: LiveOnePush | None
+    """Pushing to LiveOne; None while it is off."""
 
 
 type LiveOneEnphaseConfigEntry = ConfigEntry[LiveOneEnphaseData]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: LiveOneEnphaseConfigEntry) -> bool:
-    """Build the client for the entry once its login is known to hold."""
+    """Load the budget, check the login, let the coordinator poll as planned, then push."""
     try:
+        implementation = await async_get_config_entry_implementation(hass, entry)
         token_provider = await async_entry_token_provider(hass, entry)
     except ValueError as err:
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN, translation_key="credentials_missing"
         ) from err
-    await _async_check_login(token_provider)
-    entry.runtime_data = LiveOneEnphaseData(
-        client=EnphaseClient(
-            async_get_clientsession(hass),
-            token_provider,
-            entry.data[CONF_API_KEY],
-            base_url=cloud_for_entry(entry.data).base_url,
-        ),
-        token_provider=token_provider,
-        system_ids=tuple(entry.data[CONF_SYSTEM_IDS]),
+    client_id = (
+        implementation.client_id
+        if isinstance(implementation, LocalOAuth2Implementation)
+        else implementation.domain
     )
+    budgets = async_get_budgets(hass)
+    budget = await budgets.async_acquire(client_id, entry.entry_id)
+    entry.async_on_unload(partial(budgets.async_release, client_id, entry.entry_id))
+    await _async_check_login(token_provider)
+    system_ids = tuple(entry.data[CONF_SYSTEM_IDS])
+    client = EnphaseClient(
+        async_get_clientsession(hass),
+        token_provider,
+        entry.data[CONF_API_KEY],
+        base_url=cloud_for_entry(entry.data).base_url,
+        guard=budget.ledger,
+        clock=dt_util.utcnow,
+    )
+    coordinator = LiveOneEnphaseCoordinator(hass, entry, client, budget, system_ids)
+    await coordinator.async_config_entry_first_refresh()
+    _async_remove_stale_devices(hass, entry, system_ids)
+    push = await async_setup_push(hass, entry, coordinator)
+    entry.runtime_data = LiveOneEnphaseData(client, token_provider, system_ids, coordinator, push)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: LiveOneEnphaseConfigEntry) -> bool:
-    """Unload the platforms; the client shares HA's HTTP session, so nothing else to close."""
+    """Unload the platforms; the coordinator and the budget release themselves on unload."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: LiveOneEnphaseConfigEntry) -> None:
+    """Delete the entry's readings and issues (the application's ledger stays: Enphase counts)."""
+    await EntryStore(hass, entry.entry_id).async_remove()
+    await async_remove_push(hass, entry.entry_id)
+    async_delete_system_issues(hass, entry.data[CONF_SYSTEM_IDS])
+    async_delete_budget_issues(
+        hass, (budget.key for budget in async_get_budgets(hass).loaded.values())
+    )
+
+
+def _async_remove_stale_devices(
+    hass: HomeAssistant, entry: LiveOneEnphaseConfigEntry, system_ids: tuple[int, ...]
+) -> None:
+    """Remove the devices (and so the entities) of systems no longer chosen for the entry."""
+    registry = dr.async_get(hass)
+    wanted = {(DOMAIN, str(system_id)) for system_id in system_ids}
+    for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
+        if not device.identifiers & wanted:
+            registry.async_update_device(device.id, remove_config_entry_id=entry.entry_id)
 
 
 async def _async_check_login(token_provider: TokenProvider) -> None:

@@ -3,6 +3,9 @@
 One entry per Enphase account (unique id: the `enl_uid` the token response carries). The API key
 is checked, and the systems found, by listing the account's systems with the new token: the only
 Enphase API call a flow makes.
+
+The options set up pushing to LiveOne (see `push`): its address, the LiveOne site of each system
+and the site's API key, each site checked with LiveOne's `test` action before they are saved.
 """
 
 import logging
@@ -10,11 +13,20 @@ from collections.abc import Mapping
 from typing import Any, Final, override
 
 import voluptuous as vol
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, ConfigFlowResult
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigFlowResult,
+    OptionsFlow,
+)
 from homeassistant.const import CONF_API_KEY
+from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.config_entry_oauth2_flow import AbstractOAuth2FlowHandler
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -38,10 +50,21 @@ from .enphase import (
     EnphaseTransientError,
     System,
 )
+from .liveone import (
+    LiveOneAuthError,
+    LiveOneError,
+    LiveOneInvalidUrlError,
+    LiveOneTransientError,
+    LiveOneUnknownSiteError,
+    gush_url,
+)
+from .push import CONF_API_KEY as CONF_LIVEONE_API_KEY
+from .push import CONF_PUSH, CONF_URL, PushOptions, async_test_options
 
 _LOGGER = logging.getLogger(__name__)
 
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+_URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 
 # How long listing the systems may take before the form says "timeout".
 VALIDATION_TIMEOUT_S: Final = 30.0
@@ -74,6 +97,12 @@ class LiveOneEnphaseFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
     @override
     def logger(self) -> logging.Logger:
         return _LOGGER
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Set up pushing to LiveOne."""
+        return LiveOnePushOptionsFlow()
 
     @property
     def _cloud(self) -> CloudEndpoints:
@@ -284,3 +313,118 @@ def _auth_error(err: EnphaseAuthError) -> str:
 def _label(system: System) -> str:
     """How a system is named in the form and in the entry title."""
     return system.name or str(system.system_id)
+
+
+class LiveOnePushOptionsFlow(OptionsFlow):
+    """Turn pushing to LiveOne on or off, and say where each system's readings go.
+
+    Each system gets a field named after it (a name cannot be translated): its LiveOne site id,
+    empty for a system not pushed. The API key is never shown back; left empty, the stored one
+    stays. Saving with pushing on runs LiveOne's `test` for every site first.
+    """
+
+    def __init__(self) -> None:
+        self._fields: dict[str, int] = {}
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show the options; check and save them."""
+        current = PushOptions.from_options(self.config_entry.options)
+        if not self._fields:
+            self._fields = _site_fields(self.config_entry)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            options = self._read(user_input, current)
+            if options.enabled:
+                errors = await self._async_check(options)
+            if not errors:
+                await _async_apply(self.config_entry, options)
+                return self.async_create_entry(data=options.as_options())
+        suggested: dict[str, Any] = {
+            CONF_PUSH: current.enabled or not self.config_entry.options,
+            CONF_URL: current.base_url,
+            **{name: current.sites.get(system_id, "") for name, system_id in self._fields.items()},
+        }
+        if user_input is not None:
+            suggested |= {k: v for k, v in user_input.items() if k != CONF_LIVEONE_API_KEY}
+        schema = _form(
+            {
+                vol.Required(CONF_PUSH): BooleanSelector(),
+                vol.Required(CONF_URL): _URL,
+                vol.Optional(CONF_LIVEONE_API_KEY): _PASSWORD,
+                **{vol.Optional(name): TextSelector() for name in self._fields},
+            }
+        )
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            errors=errors,
+        )
+
+    def _read(self, user_input: Mapping[str, Any], current: PushOptions) -> PushOptions:
+        """Read the options as entered; an empty key keeps the stored one."""
+        sites = {
+            system_id: site
+            for name, system_id in self._fields.items()
+            if (site := str(user_input.get(name) or "").strip())
+        }
+        return PushOptions(
+            enabled=bool(user_input[CONF_PUSH]),
+            base_url=str(user_input[CONF_URL]).strip(),
+            api_key=str(user_input.get(CONF_LIVEONE_API_KEY) or "").strip() or current.api_key,
+            sites=sites,
+        )
+
+    async def _async_check(self, options: PushOptions) -> dict[str, str]:
+        """Return the form errors of options that would push (empty: LiveOne accepts them)."""
+        if not options.sites:
+            return {"base": "no_sites"}
+        if not options.api_key:
+            return {CONF_LIVEONE_API_KEY: "api_key_required"}
+        try:
+            gush_url(options.base_url)
+        except LiveOneInvalidUrlError:
+            return {CONF_URL: "invalid_url"}
+        failure = await async_test_options(self.hass, options)
+        if failure is None:
+            return {}
+        system_id, err = failure
+        return _options_error(err, next(k for k, v in self._fields.items() if v == system_id))
+
+
+async def _async_apply(entry: ConfigEntry, options: PushOptions) -> None:
+    """Hand saved options to a running push at once.
+
+    LiveOne has just accepted them, so a pause ends and unseen drops count as seen, even when
+    nothing changed (then Home Assistant tells no update listener).
+    """
+    push = entry.runtime_data.push if entry.state is ConfigEntryState.LOADED else None
+    if push is not None and options.active:
+        await push.async_apply_options(options)
+
+
+def _site_fields(entry: ConfigEntry) -> dict[str, int]:
+    """Name each system's site field after the system, as the entry's devices are named."""
+    names: dict[int, str] = {}
+    if entry.state is ConfigEntryState.LOADED:
+        names = {sid: info.name for sid, info in entry.runtime_data.coordinator.inventory.items()}
+    fields: dict[str, int] = {}
+    for system_id in entry.data[CONF_SYSTEM_IDS]:
+        name = names.get(system_id)
+        known = name and name != str(system_id)
+        fields[f"{name} ({system_id})" if known else str(system_id)] = system_id
+    return fields
+
+
+def _options_error(err: LiveOneError, site_field: str) -> dict[str, str]:
+    """Put LiveOne's answer to `test` on the field the user has to change."""
+    match err:
+        case LiveOneAuthError():
+            return {CONF_LIVEONE_API_KEY: "invalid_api_key"}
+        case LiveOneUnknownSiteError():
+            return {site_field: "unknown_site"}
+        case LiveOneInvalidUrlError():
+            return {CONF_URL: "invalid_url"}
+        case LiveOneTransientError():
+            return {"base": "cannot_connect"}
+    _LOGGER.warning("LiveOne refused its test request: %s", err)
+    return {"base": "unknown"}

@@ -6,14 +6,19 @@ in between. Nothing on the Enphase side is mocked.
 """
 
 import json
+import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.application_credentials import (
     DATA_COMPONENT as CREDENTIALS,
 )
@@ -25,15 +30,19 @@ from homeassistant.config_entries import SOURCE_USER, ConfigFlowResult
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
 from yarl import URL
 
 from custom_components.liveone_enphase.cloud import DEV_CLOUD_ENV
 from custom_components.liveone_enphase.const import CONF_DEV_CLOUD_URL, CONF_SYSTEM_IDS, DOMAIN
-from sim.enphase import EnphaseCloud
+from sim.clock import ManualClock
+from sim.enphase import EnphaseCloud, Plan, SiteConfig
 from sim.server import SimServer
 
 STRINGS = Path(__file__).parents[2] / "custom_components" / DOMAIN / "strings.json"
@@ -200,3 +209,94 @@ async def assert_translated(hass: HomeAssistant, result: ConfigFlowResult) -> No
             assert f"component.{domain}.config.abort.{result['reason']}" in theirs
     for error in (result.get("errors") or {}).values():
         assert f"{prefix}.error.{error}" in ours, error
+
+
+# --- running the integration against the simulator, on one simulated clock -----------------------
+
+BATTERY_SITE = 4_201_001  # Melbourne: PV, a 10 kWh battery, a Net consumption meter
+SOLAR_SITE = 4_201_002  # Brisbane: PV, no battery, a Total consumption meter
+MELBOURNE = {"latitude": -37.81, "longitude": 144.96, "time_zone": "Australia/Melbourne"}
+
+
+@dataclass(frozen=True)
+class CloudSpec:
+    """What the simulated account holds (the default: both demo sites on the free plan)."""
+
+    sites: tuple[SiteConfig, ...] = (SiteConfig.demo_battery(), SiteConfig.demo_solar_only())
+    plan: Plan = Plan.WATT
+
+
+@pytest.fixture
+def enphase_cloud(sim_clock: ManualClock, request: pytest.FixtureRequest) -> EnphaseCloud:
+    """The simulated cloud; parametrize indirectly with a `CloudSpec` for other sites or plans."""
+    spec: CloudSpec = getattr(request, "param", CloudSpec())
+    return EnphaseCloud(clock=sim_clock, sites=list(spec.sites), plan=spec.plan)
+
+
+class TimeMachine:
+    """Moves Home Assistant's frozen clock and the simulator's clock together, never sleeping.
+
+    Each step fires the timers that fell due (the coordinator's planned refresh, the freshness
+    edges) and waits for what they started, background tasks included.
+    """
+
+    def __init__(
+        self, hass: HomeAssistant, freezer: FrozenDateTimeFactory, clock: ManualClock
+    ) -> None:
+        self.hass = hass
+        self.freezer = freezer
+        self.clock = clock
+        freezer.move_to(clock())
+
+    def now(self) -> datetime:
+        """The simulated time."""
+        return self.clock()
+
+    async def advance(self, delta: timedelta, *, step: timedelta = timedelta(minutes=5)) -> None:
+        """Let `delta` pass, in steps of at most `step`."""
+        await self.run_until(self.clock() + delta, step=step)
+
+    async def run_until(self, when: datetime, *, step: timedelta = timedelta(minutes=5)) -> None:
+        """Let time pass until `when`, in steps of at most `step`."""
+        while self.clock() < when:
+            moment = min(when, self.clock() + step)
+            self.clock.set(moment)
+            self.freezer.move_to(moment)
+            async_fire_time_changed(self.hass, moment)
+            await self.hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.fixture
+async def time_machine(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, sim_clock: ManualClock
+) -> TimeMachine:
+    """Home Assistant at home in Melbourne, its clock frozen to the simulator's."""
+    # aiohttp's access log cannot read the local UTC offset under freezegun; it adds nothing.
+    logging.getLogger("aiohttp.access").disabled = True
+    await hass.config.async_update(**MELBOURNE)
+    return TimeMachine(hass, freezer, sim_clock)
+
+
+async def setup_entry(
+    hass: HomeAssistant, cloud: EnphaseCloud, dev_url: str, **changes: Any
+) -> MockConfigEntry:
+    """Add the simulated account's entry and set it up (the flow itself is tested elsewhere)."""
+    entry = make_entry(hass, cloud, dev_url, **changes)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+def assert_issue_translated(issue: ir.IssueEntry | None) -> None:
+    """A repair issue has strings, and every placeholder they use is filled in."""
+    assert issue is not None
+    assert issue.translation_key is not None
+    text = strings()["issues"][issue.translation_key]
+    used = set(re.findall(r"{(\w+)}", text["title"] + text["description"]))
+    assert used == set(issue.translation_placeholders or {})
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots in HA's format (registry entries, states), kept in tests/integration/snapshots."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)

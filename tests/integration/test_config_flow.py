@@ -59,8 +59,10 @@ async def test_one_system_creates_the_entry_without_asking(
     assert entry.data["token"]["enl_uid"] == enphase_cloud.user_id
     assert entry.data["token"]["refresh_token"]
     assert entry.state is ConfigEntryState.LOADED
-    # The flow's only API call was the one that checked the key; setup made none.
-    assert api_calls(enphase_cloud) == ["systems"]
+    # The flow's own API call checked the key; setup then read the hardware once.
+    calls = api_calls(enphase_cloud)
+    assert calls[0] == "systems"
+    assert calls[1:3] == ["systems", "systems/{system_id}/devices"]
 
 
 async def test_several_systems_are_all_offered_and_all_chosen_by_default(
@@ -373,6 +375,7 @@ async def test_reauth_with_the_same_account_updates_the_tokens_and_reloads(
 ) -> None:
     entry = make_entry(hass, enphase_cloud, dev_cloud)
     assert await hass.config_entries.async_setup(entry.entry_id)
+    before = api_calls(enphase_cloud)
     old_token = entry.data["token"]
     # The entry keeps the cloud it was created with, whatever the environment says now.
     monkeypatch.delenv(DEV_CLOUD_ENV)
@@ -391,7 +394,8 @@ async def test_reauth_with_the_same_account_updates_the_tokens_and_reloads(
     assert entry.data["token"]["refresh_token"] != old_token["refresh_token"]
     assert entry.data[CONF_API_KEY] == enphase_cloud.api_key
     assert entry.state is ConfigEntryState.LOADED
-    assert api_calls(enphase_cloud) == []
+    # The reload restored what it knew: no API call.
+    assert api_calls(enphase_cloud) == before
 
 
 async def test_reauth_with_another_account_is_refused(
@@ -420,7 +424,8 @@ async def test_reconfigure_validates_and_updates_the_entry(
     entry = make_entry(
         hass, enphase_cloud, dev_cloud, api_key="a-retired-key", system_ids=[BATTERY_ID]
     )
-    assert await hass.config_entries.async_setup(entry.entry_id)
+    # Enphase refuses the retired key, so the entry fails to set up and asks for a reconfigure.
+    assert not await hass.config_entries.async_setup(entry.entry_id)
 
     result = await entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure"

@@ -18,7 +18,7 @@ from custom_components.liveone_enphase.enphase import EnphaseAuthError, EnphaseC
 from sim.enphase import EnphaseCloud
 from sim.server import SimServer
 
-from .conftest import expire_token, make_entry, strings
+from .conftest import TimeMachine, expire_token, make_entry, strings
 
 pytestmark = pytest.mark.usefixtures("credentials")
 
@@ -46,8 +46,11 @@ def assert_refreshed_with_basic_auth(cloud: EnphaseCloud) -> None:
     assert set(refresh.body_fields) == {"grant_type", "refresh_token"}
 
 
-async def test_setup_builds_the_client_without_calling_enphase(
-    hass: HomeAssistant, enphase_cloud: EnphaseCloud, sim_server: SimServer
+async def test_setup_calls_only_what_the_inventory_and_the_planner_need(
+    hass: HomeAssistant,
+    enphase_cloud: EnphaseCloud,
+    sim_server: SimServer,
+    time_machine: TimeMachine,
 ) -> None:
     entry = make_entry(hass, enphase_cloud, sim_server.enphase_url)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -57,18 +60,35 @@ async def test_setup_builds_the_client_without_calling_enphase(
     assert isinstance(data, LiveOneEnphaseData)
     assert isinstance(data.client, EnphaseClient)
     assert data.system_ids == tuple(enphase_cloud.system_ids)
-    assert enphase_cloud.requests == []  # the token was valid: not even a refresh
+    assert enphase_cloud.token_requests == []  # the token was valid: not even a refresh
+    # The hardware is read once (one list, one device list per system), then the planner's
+    # first poll: nothing else, and never more than the minute allows.
+    calls = api_calls(enphase_cloud)
+    assert calls[:3] == ["systems", *["systems/{system_id}/devices"] * 2]
+    assert len(calls) <= 10
+    report = data.coordinator.last_report
+    assert len(calls) == 3 + (0 if report is None else report.sent)
 
-    # The client is wired to the entry's cloud, key and token.
+    # The client is wired to the entry's cloud, key and token, and counts against the budget.
+    used = data.coordinator.budget.ledger.used
     systems = await data.client.systems()
     assert [s.system_id for s in systems] == enphase_cloud.system_ids
+    assert data.coordinator.budget.ledger.used == used + 1
+
+    # A restart makes no call: everything was saved.
+    before = len(enphase_cloud.requests)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    assert len(enphase_cloud.requests) == before
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert entry.state is ConfigEntryState.NOT_LOADED
 
 
 async def test_setup_refreshes_an_expired_token_with_basic_auth(
-    hass: HomeAssistant, enphase_cloud: EnphaseCloud, sim_server: SimServer
+    hass: HomeAssistant,
+    enphase_cloud: EnphaseCloud,
+    sim_server: SimServer,
+    time_machine: TimeMachine,
 ) -> None:
     entry = make_entry(hass, enphase_cloud, sim_server.enphase_url)
     expire_token(hass, entry)
@@ -76,11 +96,16 @@ async def test_setup_refreshes_an_expired_token_with_basic_auth(
 
     assert await hass.config_entries.async_setup(entry.entry_id)
 
-    assert_refreshed_with_basic_auth(enphase_cloud)
+    (refresh,) = enphase_cloud.token_requests
+    assert refresh.grant_type == "refresh_token"
+    assert refresh.basic_client_id == enphase_cloud.client_id
+    assert refresh.query_fields == ()
+    assert set(refresh.body_fields) == {"grant_type", "refresh_token"}
     new = entry.data["token"]
     assert new["access_token"] != old["access_token"]
     assert new["refresh_token"] != old["refresh_token"]
-    assert api_calls(enphase_cloud) == []
+    assert enphase_cloud.requests[0].endpoint == "oauth/token"  # before any API call
+    assert entry.runtime_data.coordinator.budget.ledger.by_endpoint["oauth/token"] == 1
 
 
 async def test_a_refused_refresh_starts_reauth(
@@ -161,12 +186,16 @@ async def test_removed_credentials_ask_for_reauth(
 
 
 async def test_a_refresh_refused_while_polling_surfaces_as_an_auth_error_and_reauth(
-    hass: HomeAssistant, enphase_cloud: EnphaseCloud, sim_server: SimServer
+    hass: HomeAssistant,
+    enphase_cloud: EnphaseCloud,
+    sim_server: SimServer,
+    time_machine: TimeMachine,
 ) -> None:
     entry = make_entry(hass, enphase_cloud, sim_server.enphase_url)
     assert await hass.config_entries.async_setup(entry.entry_id)
     expire_token(hass, entry)
     enphase_cloud.faults.revoke_all_tokens()
+    before = api_calls(enphase_cloud)
 
     with pytest.raises(EnphaseAuthError) as caught:
         await entry.runtime_data.client.systems()
@@ -174,7 +203,7 @@ async def test_a_refresh_refused_while_polling_surfaces_as_an_auth_error_and_rea
     assert caught.value.refresh_failed
     await hass.async_block_till_done()
     assert reauth_flows(hass) == [entry.entry_id]
-    assert api_calls(enphase_cloud) == []
+    assert api_calls(enphase_cloud) == before
 
 
 async def test_concurrent_refreshes_of_one_entry_use_the_refresh_token_once(

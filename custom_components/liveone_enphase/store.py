@@ -1,0 +1,194 @@
+"""What survives a restart: each application's call ledger and each entry's readings.
+
+- One ledger per Enphase application (OAuth client id), shared by every entry that logs in with
+  it, since Enphase counts the application's calls together. It lives in `ApplicationBudgets`
+  (hass.data), is loaded by the first entry that needs it and saved and dropped after the last.
+- One store per entry: its systems' readings (counters, latest values, what each endpoint has
+  delivered) and their inventory (name, time zone, hardware).
+
+When it is written: both right after every poll, awaited, so a crash loses at most the poll in
+progress (its calls were counted in memory only). A token request seen outside a poll is written
+`TOKEN_SAVE_DELAY` later; HA also flushes delayed writes when it stops.
+"""
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
+
+from .budget.ledger import CallLedger
+from .budget.limits import PlanLimits
+from .const import DOMAIN, TOKEN_REQUEST_OBSERVER
+from .enphase import RequestOutcome
+from .inventory import SystemInfo
+from .readings.state import ReadingsState
+
+_LOGGER = logging.getLogger(__name__)
+
+STORAGE_VERSION: Final = 1
+TOKEN_SAVE_DELAY: Final = 10.0
+# Token requests seen before their application's ledger was loaded (e.g. the code exchange of a
+# config flow) are kept to be counted then; more than this is not a login, it is a loop.
+_MAX_PENDING: Final = 50
+
+DATA_BUDGETS: Final[HassKey[ApplicationBudgets]] = HassKey(f"{DOMAIN}_budgets")
+
+
+def application_key(client_id: str) -> str:
+    """Name an application shortly and stably, without spelling out its client id."""
+    return hashlib.sha256(client_id.encode()).hexdigest()[:12]
+
+
+def token_outcome(status: int | None) -> RequestOutcome:
+    """Classify a token request the way the client classifies API requests."""
+    match status:
+        case None:
+            return RequestOutcome.TRANSIENT
+        case 429:
+            return RequestOutcome.RATE_LIMITED
+        case 400 | 401 | 403:
+            return RequestOutcome.AUTH
+    if status < 400:
+        return RequestOutcome.OK
+    return RequestOutcome.TRANSIENT if status >= 500 else RequestOutcome.INVALID
+
+
+class ApplicationBudget:
+    """The call ledger of one Enphase application and where it is saved."""
+
+    def __init__(self, client_id: str, ledger: CallLedger, store: Store[dict[str, Any]]) -> None:
+        self.client_id = client_id
+        self.key = application_key(client_id)
+        self.ledger = ledger
+        self.entry_ids: set[str] = set()
+        self._store = store
+
+    async def async_save(self) -> None:
+        """Write the ledger now (after every poll)."""
+        await self._store.async_save(self.ledger.to_dict())
+
+    @callback
+    def record_token_request(self, at: datetime, status: int | None) -> None:
+        """Count a token request and have it written soon."""
+        self.ledger.record_token_request(at, status=status, outcome=token_outcome(status))
+        self._store.async_delay_save(self.ledger.to_dict, TOKEN_SAVE_DELAY)
+
+
+@dataclass(slots=True)
+class ApplicationBudgets:
+    """Every loaded application's budget, keyed by client id."""
+
+    hass: HomeAssistant
+    limits: PlanLimits
+    loaded: dict[str, ApplicationBudget] = field(default_factory=dict)
+    pending: dict[str, list[tuple[datetime, int | None]]] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def async_acquire(self, client_id: str, entry_id: str) -> ApplicationBudget:
+        """Return the application's budget, loading its ledger on first use."""
+        async with self.lock:
+            budget = self.loaded.get(client_id)
+            if budget is None:
+                budget = await self._async_load(client_id)
+                self.loaded[client_id] = budget
+            budget.entry_ids.add(entry_id)
+            for at, status in self.pending.pop(client_id, []):
+                budget.record_token_request(at, status)
+            return budget
+
+    async def async_release(self, client_id: str, entry_id: str) -> None:
+        """Save the ledger; forget it once no entry uses the application."""
+        async with self.lock:
+            budget = self.loaded[client_id]
+            budget.entry_ids.discard(entry_id)
+            await budget.async_save()
+            if not budget.entry_ids:
+                del self.loaded[client_id]
+
+    @callback
+    def observe_token_request(self, client_id: str, status: int | None) -> None:
+        """Count a token request of any application (called by the OAuth implementation)."""
+        now = dt_util.utcnow()
+        budget = self.loaded.get(client_id)
+        if budget is not None:
+            budget.record_token_request(now, status)
+            return
+        waiting = self.pending.setdefault(client_id, [])
+        if len(waiting) < _MAX_PENDING:
+            waiting.append((now, status))
+
+    async def _async_load(self, client_id: str) -> ApplicationBudget:
+        key = application_key(client_id)
+        store: Store[dict[str, Any]] = Store(self.hass, STORAGE_VERSION, f"{DOMAIN}.ledger.{key}")
+        saved = await store.async_load()
+        clock = dt_util.utcnow
+        ledger = (
+            CallLedger(self.limits, clock)
+            if saved is None
+            else CallLedger.from_dict(saved, self.limits, clock)
+        )
+        _LOGGER.debug("Application %s: %s calls counted this month", key, ledger.used)
+        return ApplicationBudget(client_id, ledger, store)
+
+
+@callback
+def async_get_budgets(hass: HomeAssistant) -> ApplicationBudgets:
+    """Return the registry of application budgets (created, with its observer, on first use)."""
+    budgets = hass.data.get(DATA_BUDGETS)
+    if budgets is None:
+        budgets = hass.data[DATA_BUDGETS] = ApplicationBudgets(hass, PlanLimits.watt())
+        hass.data[TOKEN_REQUEST_OBSERVER] = budgets.observe_token_request
+    return budgets
+
+
+@dataclass(slots=True)
+class EntryData:
+    """What one entry keeps between restarts."""
+
+    readings: ReadingsState
+    inventory: dict[int, SystemInfo]
+
+
+class EntryStore:
+    """The readings and inventory of one config entry's systems."""
+
+    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.readings.{entry_id}"
+        )
+
+    async def async_load(self) -> EntryData:
+        """Return what was saved, or an empty state for a new entry."""
+        saved = await self._store.async_load()
+        if saved is None:
+            return EntryData(ReadingsState(), {})
+        return EntryData(
+            ReadingsState.from_dict(saved["readings"]),
+            _inventory_from(saved["inventory"]),
+        )
+
+    async def async_save(self, data: EntryData) -> None:
+        """Write everything now (after every poll)."""
+        await self._store.async_save(
+            {
+                "readings": data.readings.to_dict(),
+                "inventory": [info.to_dict() for _, info in sorted(data.inventory.items())],
+            }
+        )
+
+    async def async_remove(self) -> None:
+        """Delete the file when the entry is deleted."""
+        await self._store.async_remove()
+
+
+def _inventory_from(items: list[Mapping[str, Any]]) -> dict[int, SystemInfo]:
+    systems = (SystemInfo.from_dict(item) for item in items)
+    return {info.system_id: info for info in systems}
