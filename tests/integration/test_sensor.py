@@ -81,7 +81,7 @@ COUNTERS = {
     "grid_energy_imported": "import_wh",
     "grid_energy_exported": "export_wh",
 }
-KNOWN_WRONG = frozenset({"grid_energy_imported"})
+KNOWN_WRONG: frozenset[str] = frozenset()
 PREFIX = {BATTERY_SITE: "sensor.demo_battery_home_", SOLAR_SITE: "sensor.demo_solar_home_"}
 
 

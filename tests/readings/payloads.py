@@ -76,6 +76,8 @@ def _window(
     key: str,
     rows: list[dict[str, Any]],
     meta_at: datetime | None,
+    *,
+    status: str = "normal",
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "system_id": SYSTEM,
@@ -87,7 +89,7 @@ def _window(
     }
     if meta_at is not None:
         body["meta"] = {
-            "status": "normal",
+            "status": status,
             "last_report_at": _epoch(meta_at),
             "last_energy_at": _epoch(meta_at),
         }
@@ -99,12 +101,13 @@ def micro(
     end: datetime | None,
     rows: Sequence[tuple[datetime, float]],
     meta_at: datetime | None = None,
+    status: str = "normal",
 ) -> MicroTelemetry:
     data = [
         {"end_at": _epoch(e), "devices_reporting": 10, "powr": round(wh * 12), "enwh": wh}
         for e, wh in rows
     ]
-    return MicroTelemetry.from_dict(_window(start, end, "intervals", data, meta_at))
+    return MicroTelemetry.from_dict(_window(start, end, "intervals", data, meta_at, status=status))
 
 
 def meter(
@@ -190,10 +193,19 @@ def export_lifetime(first: date, days: Sequence[float]) -> ExportLifetime:
     )
 
 
-def summary(day: date, at: datetime, *, today: float, lifetime: float, power: float) -> Summary:
+def summary(
+    day: date,
+    at: datetime,
+    *,
+    today: float,
+    lifetime: float,
+    power: float,
+    status: str | None = None,
+) -> Summary:
     return Summary.from_dict(
         {
             "system_id": SYSTEM,
+            "status": status,
             "current_power": power,
             "energy_today": today,
             "energy_lifetime": lifetime,

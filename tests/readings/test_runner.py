@@ -84,6 +84,13 @@ async def test_first_polls_fill_the_readings_with_the_truth(rig: Rig) -> None:
     report = await rig.runner.run(first)
     assert {r.status for r in report.results} == {CallStatus.OK}
     assert report.sent == first.call_count == len(rig.cloud.requests) == rig.ledger.used
+    # Noon in Brisbane: the micro window's newest report is not published yet, which is no
+    # reason to show 0 W over the real latest_telemetry value.
+    sunny = rig.state.system(SOLAR.system_id).power[Quantity.SOLAR]
+    sunny_until = rig.cloud.truth.published_until(SOLAR.system_id)
+    assert sunny_until is not None
+    truth_w = rig.cloud.truth.power_at(SOLAR.system_id, sunny_until).solar_w
+    assert sunny.watts == pytest.approx(truth_w, abs=1)
     second = rig.plan()
     assert second.at >= first.at + timedelta(seconds=61)
     assert {c.role for calls in second.calls.values() for c in calls} == {Role.LIFETIME}
@@ -111,6 +118,38 @@ async def test_first_polls_fill_the_readings_with_the_truth(rig: Rig) -> None:
     assert battery.last_live_at == first.at
 
 
+async def test_a_late_report_does_not_read_as_zero_solar(rig: Rig) -> None:
+    # The gateway stops reporting shortly before noon: the micro window then lacks its newest
+    # intervals, but no published report proves the micros were dark.
+    rig.cloud.faults.take_offline(SOLAR.system_id, start=rig.clock() - timedelta(minutes=50))
+    await rig.runner.run(rig.plan())
+    solar = rig.state.system(SOLAR.system_id).power[Quantity.SOLAR]
+    published = rig.cloud.truth.published_until(SOLAR.system_id)
+    assert published is not None
+    assert solar.watts == pytest.approx(
+        rig.cloud.truth.power_at(SOLAR.system_id, published).solar_w, abs=1
+    )
+    assert solar.watts > 1000
+
+
+async def test_grid_counters_equal_the_truth_after_the_first_polls(rig: Rig) -> None:
+    # The consumption and battery windows start at local midnight, the micro window a day back:
+    # intervals without production data must not be derived (they once booked the whole
+    # morning's load as import).
+    rig.clock.advance(timedelta(minutes=5))
+    for _ in range(2):
+        plan = rig.plan()
+        rig.clock.set(max(plan.at, rig.clock()))
+        await rig.runner.run(plan)
+    for site in (BATTERY, SOLAR):
+        readings = rig.state.system(site.system_id)
+        published = rig.cloud.truth.published_until(site.system_id)
+        lifetime = rig.cloud.truth.lifetime(site.system_id, published)
+        assert readings.counters[Stream.GRID_IMPORT].sources  # derived, not only reported
+        assert readings.energy_wh(Stream.GRID_IMPORT) == lifetime.import_wh
+        assert readings.energy_wh(Stream.GRID_EXPORT) == lifetime.export_wh
+
+
 async def test_a_day_of_polls_stays_fresh_and_within_budget(rig: Rig) -> None:
     end = rig.clock() + timedelta(hours=23)  # the rig's access token lives a day
     ages = []
@@ -120,6 +159,12 @@ async def test_a_day_of_polls_stays_fresh_and_within_budget(rig: Rig) -> None:
         if plan.calls:
             report = await rig.runner.run(plan)
             assert {r.status for r in report.results} == {CallStatus.OK}
+            for site in (BATTERY, SOLAR):
+                # Never more than was measured (derived intervals net inside 15 minutes).
+                truth = rig.cloud.truth.lifetime(site.system_id, rig.clock())
+                readings = rig.state.system(site.system_id)
+                assert readings.energy_wh(Stream.GRID_IMPORT) <= truth.import_wh
+                assert readings.energy_wh(Stream.GRID_EXPORT) <= truth.export_wh
             if any(c.role is Role.LIVE for c in plan.calls.get(BATTERY.system_id, ())):
                 solar = rig.state.system(BATTERY.system_id).power[Quantity.SOLAR]
                 ages.append(rig.clock() - solar.measured_at)

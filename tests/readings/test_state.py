@@ -1,11 +1,17 @@
 """Readings: powers and their signs, intervals, counters that never go back, persistence."""
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from custom_components.liveone_enphase.budget.model import DEFAULT_VISIBLE_AFTER
-from custom_components.liveone_enphase.enphase import Endpoint
-from custom_components.liveone_enphase.readings.energy import FOLD_DAYS, Stream
+from custom_components.liveone_enphase.enphase import Endpoint, SystemMeta
+from custom_components.liveone_enphase.readings.energy import (
+    FOLD_DAYS,
+    IntervalSeries,
+    Source,
+    Stream,
+)
 from custom_components.liveone_enphase.readings.state import (
     PowerReading,
     Quantity,
@@ -102,6 +108,18 @@ def test_micro_intervals_give_production_and_zero_when_dark() -> None:
     assert fresh.power[Quantity.SOLAR] == PowerReading(1080.0, report, "production_intervals")
     home.apply(Endpoint.PRODUCTION_MICRO, p.micro(start, None, []), NOON)  # no window end: nothing
     assert home.power[Quantity.SOLAR] == solar
+    # A report not yet published is no proof of darkness, however long the lag has been.
+    lagging = ReadingsState().add_system(p.SYSTEM, "UTC")
+    reported = NOON - 2 * Q + timedelta(seconds=150)  # 09:32:30, with the 09:30 interval
+    later = NOON + timedelta(minutes=12)  # 09:45's report is late: 27 minutes
+    lagging.apply(Endpoint.LATEST_TELEMETRY, p.latest(reported, production=900), later)
+    rows = [(NOON - 2 * Q, 80.0)]
+    lagging.apply(Endpoint.PRODUCTION_MICRO, p.micro(start, later, rows, meta_at=reported), later)
+    assert lagging.power[Quantity.SOLAR].watts == 900
+    lagging.apply(Endpoint.PRODUCTION_MICRO, p.micro(start, later, []), later)  # no meta
+    never = replace(p.micro(start, later, []), meta=SystemMeta("normal", None, None, None))
+    lagging.apply(Endpoint.PRODUCTION_MICRO, never, later)  # no report at all
+    assert lagging.power[Quantity.SOLAR].watts == 900
     # While producing, the newest interval is the shown value.
     busy = ReadingsState().add_system(p.SYSTEM, "UTC")
     rows = [(NOON - DEFAULT_VISIBLE_AFTER - FIVE * n, 50.0) for n in range(3)]
@@ -177,6 +195,30 @@ def test_derived_grid_waits_for_all_parts() -> None:
     )
     derived = home.intervals(Stream.GRID_IMPORT)
     assert [(i.end, i.wh) for i in derived] == [(ends[0], 300.0 - 60.0 - 100.0)]
+
+
+def test_derived_grid_starts_where_production_data_starts() -> None:
+    home = _home("UTC")
+    start = NOON - timedelta(hours=1)
+    ends = [start + Q * n for n in range(1, 5)]
+    home.apply(Endpoint.CONSUMPTION_METER, p.meter(start, NOON, [(e, 300.0) for e in ends]), NOON)
+    rows = [(e, 0.0, 0.0, 50.0) for e in ends]
+    home.apply(Endpoint.BATTERY_TELEMETRY, p.battery(start, NOON, rows), NOON)
+    # The micro window starts half an hour later: production before it is unknown, not zero.
+    micro_start = start + 2 * Q
+    later = NOON + DEFAULT_VISIBLE_AFTER  # all published by then
+    home.apply(
+        Endpoint.PRODUCTION_MICRO, p.micro(micro_start, later, [(micro_start + FIVE, 30.0)]), later
+    )
+    derived = home.intervals(Stream.GRID_IMPORT)
+    assert [(i.end, i.wh) for i in derived] == [(ends[2], 270.0), (ends[3], 300.0)]
+    # The span covered survives a restart; a store from before it was kept falls back to the
+    # oldest interval held.
+    series = home.counters[Stream.PRODUCTION].sources[Source.MICRO]
+    saved = series.to_dict()
+    assert IntervalSeries.from_dict(saved).covered_from == int(micro_start.timestamp())
+    del saved["covered_from"]
+    assert IntervalSeries.from_dict(saved).covered_from == int((micro_start + FIVE).timestamp())
 
 
 def test_lifetime_counters_ignore_trailing_zeros_and_take_late_days() -> None:
@@ -300,6 +342,30 @@ def test_state_round_trip_and_system_updates() -> None:
     assert SystemReadings.from_dict(empty.to_dict()).to_dict() == empty.to_dict()
 
 
+def test_system_status_follows_the_newest_answer_and_is_kept() -> None:
+    state = ReadingsState()
+    home = state.add_system(p.SYSTEM, "UTC")
+    seen = [home.status]
+    start = NOON - Q
+    home.apply(Endpoint.PRODUCTION_MICRO, p.micro(start, NOON, [], meta_at=start), NOON)
+    seen.append(home.status)
+    day = date(2026, 6, 10)
+    comm = p.summary(day, start, today=1.0, lifetime=1.0, power=0.0, status="comm")
+    home.apply(Endpoint.SUMMARY, comm, NOON)
+    seen.append(home.status)
+    # Answers without a status (no meta, latest_telemetry) leave it as it was.
+    home.apply(Endpoint.SUMMARY, p.summary(day, start, today=1.0, lifetime=1.0, power=0.0), NOON)
+    home.apply(Endpoint.PRODUCTION_MICRO, p.micro(start, NOON, []), NOON)
+    home.apply(Endpoint.LATEST_TELEMETRY, p.latest(NOON), NOON)
+    seen.append(home.status)
+    assert seen == [None, "normal", "comm", "comm"]
+    assert _roundtrip(state).system(p.SYSTEM).status == "comm"
+    # A store written before the status was kept still loads.
+    saved = home.to_dict()
+    del saved["status"]
+    assert SystemReadings.from_dict(saved).status is None
+
+
 def test_old_intervals_are_pruned_and_not_counted_twice() -> None:
     home = ReadingsState().add_system(p.SYSTEM, "UTC", has_consumption=True)
     day_one = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -315,6 +381,18 @@ def test_old_intervals_are_pruned_and_not_counted_twice() -> None:
     home.apply(Endpoint.CONSUMPTION_METER, p.meter(day_one - Q, day_one + Q * 4, rows), later)
     assert home.energy_wh(Stream.CONSUMPTION) == 45
     assert home.soc_history == {}
+
+
+def test_late_intervals_of_a_folded_day_are_not_counted_again() -> None:
+    home = ReadingsState().add_system(p.SYSTEM, "UTC", has_consumption=True)
+    first = date(2026, 6, 1)
+    later = NOON + timedelta(days=2)  # 2026-06-01 is folded into the base by then
+    home.apply(Endpoint.CONSUMPTION_LIFETIME, p.consumption_lifetime(first, [100.0]), later)
+    assert home.counters[Stream.CONSUMPTION].base_through == first
+    old = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    home.apply(Endpoint.CONSUMPTION_METER, p.meter(old - Q, later, [(old, 100.0)]), later)
+    home.settle(later + timedelta(days=1))
+    assert home.energy_wh(Stream.CONSUMPTION) == 100
 
 
 def test_grid_derived_without_a_battery_and_silent_devices() -> None:

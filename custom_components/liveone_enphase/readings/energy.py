@@ -71,6 +71,7 @@ class IntervalSeries:
         self.values: dict[int, float] = {}
         self.day_wh: dict[date, float] = {}
         self.pruned_before = 0
+        self.covered_from: int | None = None
         self._oldest: int | None = None
         self._newest: int | None = None
 
@@ -93,6 +94,12 @@ class IntervalSeries:
             self.day_wh[day] = self.day_wh.get(day, 0.0) + wh - (old or 0.0)
             changed.append(key)
         return changed
+
+    def cover(self, start: datetime) -> None:
+        """Note that every interval from `start` on was asked for (answers are contiguous)."""
+        key = int(start.timestamp())
+        if self.covered_from is None or key < self.covered_from:
+            self.covered_from = key
 
     def latest(self) -> Interval | None:
         """Return the newest interval held."""
@@ -138,6 +145,7 @@ class IntervalSeries:
             "wh": [self.values[end] for end in ends],
             "day_wh": {day.isoformat(): wh for day, wh in self.day_wh.items()},
             "pruned_before": self.pruned_before,
+            "covered_from": self.covered_from,
         }
 
     @classmethod
@@ -149,6 +157,9 @@ class IntervalSeries:
         series._newest = max(series.values, default=None)
         series.day_wh = {date.fromisoformat(d): float(wh) for d, wh in data["day_wh"].items()}
         series.pruned_before = int(data["pruned_before"])
+        # Stores from before coverage was kept: the oldest interval held is the best guess.
+        covered = data.get("covered_from", series._oldest)
+        series.covered_from = None if covered is None else int(covered)
         return series
 
 
@@ -211,10 +222,13 @@ class EnergyCounter:
         self.high_water_wh = max(self.high_water_wh, total)
 
     def _days(self) -> set[date]:
+        """Days not yet in the base (intervals of a folded day that come late are not counted)."""
         days = set(self.lifetime_days)
         for series in self.sources.values():
             days.update(series.day_wh)
-        return days
+        if self.base_through is None:
+            return days
+        return {day for day in days if day > self.base_through}
 
     def to_dict(self) -> dict[str, Any]:
         """Serialise."""

@@ -134,6 +134,7 @@ class SystemReadings:
         self.power: dict[Quantity, PowerReading] = {}
         self.soc: SocReading | None = None
         self.battery_mode: str | None = None
+        self.status: str | None = None
         self.counters: dict[Stream, EnergyCounter] = {stream: EnergyCounter() for stream in Stream}
         self.soc_history: dict[int, float] = {}
         self.last_report_at: datetime | None = None
@@ -222,7 +223,9 @@ class SystemReadings:
             case LatestTelemetry():
                 self._apply_latest(result)
             case MicroTelemetry():
-                self._merge(Stream.PRODUCTION, Source.MICRO, _MICRO_LENGTH, _energies(result))
+                self._merge(
+                    Stream.PRODUCTION, Source.MICRO, _MICRO_LENGTH, result, _energies(result)
+                )
                 self._solar_from_micro(result)
             case MeterTelemetry():
                 stream = (
@@ -230,13 +233,17 @@ class SystemReadings:
                     if endpoint is Endpoint.CONSUMPTION_METER
                     else Stream.PRODUCTION
                 )
-                self._merge(stream, Source.METER, _METER_LENGTH, _energies(result))
+                self._merge(stream, Source.METER, _METER_LENGTH, result, _energies(result))
             case BatteryTelemetry():
                 self._apply_battery(result)
             case ImportTelemetry():
-                self._merge(Stream.GRID_IMPORT, Source.GRID, _METER_LENGTH, _energies(result))
+                self._merge(
+                    Stream.GRID_IMPORT, Source.GRID, _METER_LENGTH, result, _energies(result)
+                )
             case ExportTelemetry():
-                self._merge(Stream.GRID_EXPORT, Source.GRID, _METER_LENGTH, _energies(result))
+                self._merge(
+                    Stream.GRID_EXPORT, Source.GRID, _METER_LENGTH, result, _energies(result)
+                )
             case Summary():
                 self._apply_summary(result)
             case EnergyLifetime():
@@ -259,6 +266,7 @@ class SystemReadings:
             self._advance_cursor(endpoint, result, at)
         else:
             self.endpoints[endpoint] = replace(self._progress(endpoint), last_success=at)
+        self._see_status(result)
         self._powers_from_intervals()
         self._derive_grid()
         if self.today(at) != self._settled_on:
@@ -305,16 +313,20 @@ class SystemReadings:
     def _solar_from_micro(self, micro: MicroTelemetry) -> None:
         """Show zero solar when a published report brought no micro interval.
 
-        Micro intervals are only sent while the micros produce: if the newest report surely
-        published by the end of the window is past the newest interval, output was zero then.
+        Micro intervals are only sent while the micros produce, so a missing one is a zero only
+        once a report newer than it is proven published (the window's meta); the publishing lag
+        varies, so a missing newest interval proves nothing by itself.
         """
-        if micro.end_at is None:
+        if micro.meta is None or micro.end_at is None:
+            return
+        reported = _newest((micro.meta.last_report_at, micro.meta.last_energy_at))
+        if reported is None:
             return
         grid = DEFAULT_REPORT_CADENCE.total_seconds()
-        settled = (micro.end_at - self._settled_lag()).timestamp()
-        boundary = datetime.fromtimestamp(settled // grid * grid, UTC)
-        newest = max((i.end_at for i in micro.intervals), default=None)
-        if newest is None or newest < boundary:
+        proven = min(reported, micro.end_at).timestamp() // grid * grid
+        newest = max((i.end_at for i in micro.intervals), default=micro.start_at)
+        if newest is not None and newest.timestamp() < proven:
+            boundary = datetime.fromtimestamp(proven, UTC)
             self._show(Quantity.SOLAR, PowerReading(0.0, boundary, "production_micro"))
 
     def _apply_battery(self, battery: BatteryTelemetry) -> None:
@@ -322,8 +334,8 @@ class SystemReadings:
         discharge = [
             (i.end_at, i.discharge_wh) for i in battery.intervals if i.discharge_wh is not None
         ]
-        self._merge(Stream.BATTERY_CHARGE, Source.BATTERY, _METER_LENGTH, charge)
-        self._merge(Stream.BATTERY_DISCHARGE, Source.BATTERY, _METER_LENGTH, discharge)
+        self._merge(Stream.BATTERY_CHARGE, Source.BATTERY, _METER_LENGTH, battery, charge)
+        self._merge(Stream.BATTERY_DISCHARGE, Source.BATTERY, _METER_LENGTH, battery, discharge)
         for interval in battery.intervals:
             if interval.soc_pct is not None:
                 self.soc_history[int(interval.end_at.timestamp())] = interval.soc_pct
@@ -346,6 +358,18 @@ class SystemReadings:
             self._show(Quantity.SOLAR, reading)
         self._see_report(summary.last_report_at, None)
 
+    def _see_status(self, result: EndpointResult) -> None:
+        """Keep the system status ("normal", "comm", ...) of the newest answer carrying one."""
+        match result:
+            case LatestTelemetry():
+                return
+            case Summary():
+                status = result.status
+            case _:
+                status = None if result.meta is None else result.meta.status
+        if status is not None:
+            self.status = status
+
     def _book(self, stream: Stream, daily: DailySeries) -> None:
         """Book a lifetime series' reported days (its trailing zeros are not reported yet)."""
         self.counters[stream].book_days(daily.reported())
@@ -358,9 +382,14 @@ class SystemReadings:
         stream: Stream,
         source: Source,
         length: timedelta,
+        window: _IntervalWindow,
         intervals: Iterable[tuple[datetime, float]],
     ) -> None:
-        if self.counters[stream].series(source, length).merge(intervals, self.zone):
+        """Merge a window's intervals and note the span it covered."""
+        series = self.counters[stream].series(source, length)
+        if window.start_at is not None:
+            series.cover(window.start_at)
+        if series.merge(intervals, self.zone):
             self._touched.add(stream)
 
     def _show(self, quantity: Quantity, reading: PowerReading) -> None:
@@ -412,7 +441,8 @@ class SystemReadings:
         """Split each 15-minute net flow into import and export where grid is not measured.
 
         A micro interval missing inside data known complete was a zero (micros send nothing
-        while dark). Netting inside an interval makes derived import/export a lower bound.
+        while dark); before the first production window it is unknown, so those intervals are
+        never derived. Netting inside an interval makes derived import/export a lower bound.
         Intervals are derived in order, each once, as soon as all their parts are in.
         """
         if not self.has_consumption:
@@ -421,13 +451,14 @@ class SystemReadings:
         production = self._production_source()
         if consumption is None or production is None:
             return
-        source, produced_through = production
+        source, produced_from, produced_through = production
         imports = self.counters[Stream.GRID_IMPORT].series(Source.DERIVED, _METER_LENGTH)
         exports = self.counters[Stream.GRID_EXPORT].series(Source.DERIVED, _METER_LENGTH)
         done = imports.newest_key or 0
         found_import: list[tuple[datetime, float]] = []
         found_export: list[tuple[datetime, float]] = []
-        for key in sorted(k for k in consumption.values if k > done):
+        first = max(done, produced_from + int(_METER_LENGTH.total_seconds()) - 1)
+        for key in sorted(k for k in consumption.values if k > first):
             battery = self._battery_net_wh(key)
             if key > produced_through or battery is None:
                 break
@@ -440,15 +471,16 @@ class SystemReadings:
             exports.merge(found_export, self.zone)
             self._touched.update((Stream.GRID_IMPORT, Stream.GRID_EXPORT))
 
-    def _production_source(self) -> tuple[Source, int] | None:
-        """Return the production source in use, and up to when its data is complete (epoch)."""
+    def _production_source(self) -> tuple[Source, int, int] | None:
+        """Return the production source in use, and the span its data is complete for (epochs)."""
         for source, endpoint in (
             (Source.MICRO, Endpoint.PRODUCTION_MICRO),
             (Source.METER, Endpoint.PRODUCTION_METER),
         ):
             known = self._progress(endpoint).known_through(self._settled_lag())
-            if source in self.counters[Stream.PRODUCTION].sources and known is not None:
-                return source, int(known.timestamp())
+            series = self.counters[Stream.PRODUCTION].sources.get(source)
+            if series is not None and series.covered_from is not None and known is not None:
+                return source, series.covered_from, int(known.timestamp())
         return None
 
     def _production_wh(self, source: Source, key: int) -> float:
@@ -534,6 +566,7 @@ class SystemReadings:
             },
             "soc": None if self.soc is None else [self.soc.percent, _epoch(self.soc.measured_at)],
             "battery_mode": self.battery_mode,
+            "status": self.status,
             "counters": {stream.value: c.to_dict() for stream, c in self.counters.items()},
             "soc_history": [[key, pct] for key, pct in sorted(self.soc_history.items())],
             "last_report_at": _optional_epoch(self.last_report_at),
@@ -565,6 +598,7 @@ class SystemReadings:
         soc = data["soc"]
         readings.soc = None if soc is None else SocReading(float(soc[0]), _moment(soc[1]))
         readings.battery_mode = data["battery_mode"]
+        readings.status = data.get("status")  # absent from stores of older versions
         readings.counters = {
             Stream(name): EnergyCounter.from_dict(c) for name, c in data["counters"].items()
         }
