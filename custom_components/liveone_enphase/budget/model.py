@@ -47,6 +47,8 @@ class Role(StrEnum):
     """The daily fetch that completes yesterday's and the night's intervals."""
     LIFETIME = "lifetime"
     """Daily totals: the first fill of the lifetime counters, then a periodic check."""
+    HISTORY = "history"
+    """A past day the hourly statistics still miss: only with calls nothing else wants."""
 
 
 @dataclass(frozen=True, slots=True)

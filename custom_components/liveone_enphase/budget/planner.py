@@ -51,10 +51,10 @@ _DAY = timedelta(days=1)
 # A catch-up instant missed by more than this (Home Assistant was down, or the budget said
 # no) is not made up for late: the next one reaches back over both days.
 _CATCH_UP_GRACE = timedelta(hours=1)
-_ROLE_ORDER = {Role.LIVE: 0, Role.REFRESH: 1, Role.CATCH_UP: 2, Role.LIFETIME: 3}
+_ROLE_ORDER = {Role.LIVE: 0, Role.REFRESH: 1, Role.CATCH_UP: 2, Role.LIFETIME: 3, Role.HISTORY: 4}
 # When the budget cannot pay for a whole plan, drop these first (a missed catch-up is made
 # good by the next one, which reaches back a week; a missed live value is lost).
-_TRIM_ORDER = (Role.REFRESH, Role.LIFETIME, Role.CATCH_UP, Role.LIVE)
+_TRIM_ORDER = (Role.HISTORY, Role.REFRESH, Role.LIFETIME, Role.CATCH_UP, Role.LIVE)
 
 
 @dataclass(frozen=True, slots=True)
