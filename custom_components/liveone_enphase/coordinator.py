@@ -54,18 +54,12 @@ from .budget.planner import PollPlanner
 from .budget.sun import SunCalendar
 from .const import DOMAIN
 from .enphase import (
-    BatteryTelemetry,
     EnphaseAuthError,
     EnphaseClient,
     EnphaseError,
     EnphaseForbiddenError,
-    ExportTelemetry,
-    ImportTelemetry,
-    MeterTelemetry,
-    MicroTelemetry,
     System,
 )
-from .history import Fetched
 from .inventory import INVENTORY_MAX_AGE, SystemInfo
 from .issues import (
     async_delete_system_issues,
@@ -89,13 +83,6 @@ SOC_STALE_AFTER: Final = timedelta(hours=4)
 DUE_TOLERANCE: Final = timedelta(seconds=2)
 # Never reschedule sooner than this, whatever the plan says, so no bug can spin.
 MIN_INTERVAL: Final = timedelta(seconds=5)
-INTERVAL_ANSWERS: Final = (
-    MicroTelemetry,
-    MeterTelemetry,
-    BatteryTelemetry,
-    ImportTelemetry,
-    ExportTelemetry,
-)
 _BACKOFFS: Final[HassKey[dict[str, InventoryBackoff]]] = HassKey(f"{DOMAIN}_inventory_backoff")
 
 
@@ -413,13 +400,7 @@ class LiveOneEnphaseCoordinator(DataUpdateCoordinator[ReadingsState]):
         """Hand each system's interval answers of the poll to the statistics, in one import."""
         if self._history is None:
             return
-        answers: dict[int, list[Fetched]] = {}
-        for result in report.with_status(CallStatus.OK):
-            if isinstance(result.answer, INTERVAL_ANSWERS) and result.asked_at is not None:
-                answers.setdefault(result.system_id, []).append(
-                    Fetched(result.endpoint, result.answer, result.asked_at)
-                )
-        for system_id, fetched in answers.items():
+        for system_id, fetched in report.interval_answers().items():
             info = self._saved.inventory[system_id]
             try:
                 await self._history.async_import(system_id, info.name, info.timezone, fetched)

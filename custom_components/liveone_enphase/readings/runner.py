@@ -17,6 +17,7 @@ from enum import StrEnum
 from ..budget.ledger import CallLedger
 from ..budget.model import EndpointCall, PollPlan, Role
 from ..enphase import (
+    BatteryTelemetry,
     Endpoint,
     EnphaseAuthError,
     EnphaseClient,
@@ -25,8 +26,13 @@ from ..enphase import (
     EnphaseNotFoundError,
     EnphaseRateLimitError,
     EnphaseRequestRefused,
+    ExportTelemetry,
     Granularity,
+    ImportTelemetry,
+    MeterTelemetry,
+    MicroTelemetry,
 )
+from ..history import Fetched
 from .state import EndpointResult, ReadingsState, SystemReadings
 
 type Clock = Callable[[], datetime]
@@ -45,6 +51,13 @@ class CallStatus(StrEnum):
     SKIPPED = "skipped"
 
 
+_INTERVAL_ANSWERS = (
+    MicroTelemetry,
+    MeterTelemetry,
+    BatteryTelemetry,
+    ImportTelemetry,
+    ExportTelemetry,
+)
 _STOPS_POLL = frozenset({CallStatus.RATE_LIMITED, CallStatus.REFUSED, CallStatus.AUTH_FAILED})
 
 
@@ -75,6 +88,16 @@ class PollReport:
     def with_status(self, status: CallStatus) -> tuple[CallResult, ...]:
         """Return the calls that ended with `status`."""
         return tuple(result for result in self.results if result.status is status)
+
+    def interval_answers(self) -> dict[int, list[Fetched]]:
+        """Return each system's interval answers, for the hourly statistics (one import each)."""
+        answers: dict[int, list[Fetched]] = {}
+        for result in self.with_status(CallStatus.OK):
+            if isinstance(result.answer, _INTERVAL_ANSWERS) and result.asked_at is not None:
+                answers.setdefault(result.system_id, []).append(
+                    Fetched(result.endpoint, result.answer, result.asked_at)
+                )
+        return answers
 
     @property
     def sent(self) -> int:
