@@ -295,6 +295,11 @@ async def test_answers_come_back_and_a_history_call_leaves_the_progress_alone(ri
     assert [r.status for r in report.results] == [CallStatus.OK, CallStatus.OK]
     assert all(r.answer is not None and r.asked_at == rig.clock() for r in report.results)
     assert "answer=" not in repr(report.results[0])
+    (answers,) = report.interval_answers().values()
+    assert [item.endpoint for item in answers] == [
+        Endpoint.CONSUMPTION_METER,
+        Endpoint.PRODUCTION_METER,
+    ]
     battery = rig.state.system(BATTERY.system_id)
     assert battery.progress().of(Endpoint.CONSUMPTION_METER).last_success == rig.clock()
     assert battery.progress().of(Endpoint.PRODUCTION_METER).last_attempt is None

@@ -425,8 +425,11 @@ def _history(
     budget: BudgetStatus,
     spendable: int,
 ) -> list[_Item]:
-    """History calls that fit in the poll at `at` without delaying it or overspending."""
-    room = min(spendable, budget.minute_limit) - len(chosen)
+    """History calls that fit in the poll at `at` without delaying it or overspending.
+
+    One request of the minute is left free: a token refresh may come with the poll.
+    """
+    room = min(spendable, budget.minute_limit - 1) - len(chosen)
     calls = [
         _Item(at, _ROLE_ORDER[Role.HISTORY], profile.system_id, call)
         for profile, progress in systems
