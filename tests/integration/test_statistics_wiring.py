@@ -21,6 +21,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
 from custom_components.liveone_enphase.budget.model import Role
+from custom_components.liveone_enphase.const import CONF_SYSTEM_IDS, DOMAIN
 from custom_components.liveone_enphase.coordinator import LiveOneEnphaseCoordinator
 from custom_components.liveone_enphase.history import Series
 from custom_components.liveone_enphase.statistics import statistic_id
@@ -110,3 +111,30 @@ async def test_polls_across_midnight_write_the_truth_hour_by_hour(
                 previous = row["sum"]
             hours = list(hour_starts(series_rows))
             assert hours == [hours[0] + n * HOUR for n in range(len(hours))], series
+
+
+async def test_a_system_left_out_is_forgotten_and_removal_deletes_the_store(  # noqa: PLR0917
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    enphase_cloud: EnphaseCloud,
+    sim_server: SimServer,
+    time_machine: TimeMachine,
+    hass_storage: dict[str, Any],
+) -> None:
+    entry = await setup_entry(hass, enphase_cloud, sim_server.enphase_url)
+    await time_machine.advance(timedelta(minutes=5))
+    key = f"{DOMAIN}.{entry.entry_id}.history"
+    assert set(hass_storage[key]["data"]["systems"]) == {str(BATTERY_SITE), str(SOLAR_SITE)}
+
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_SYSTEM_IDS: [BATTERY_SITE]}
+    )
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert set(hass_storage[key]["data"]["systems"]) == {str(BATTERY_SITE)}
+    # The statistics stay: they are the user's history.
+    assert (await hourly_rows(hass, SOLAR_SITE))[Series.SOLAR_PRODUCTION]
+
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage
