@@ -21,10 +21,10 @@ from aiohttp import web
 from bench.inprocess import InProcessSession
 from bench.metrics import Completeness, Staleness, month_key
 from bench.sites import Place
-from bench.strategies import Strategy
+from bench.strategies import Ours, Strategy
 from custom_components.liveone_enphase.budget.ledger import CallLedger
 from custom_components.liveone_enphase.budget.limits import PlanLimits
-from custom_components.liveone_enphase.budget.model import PollPlan
+from custom_components.liveone_enphase.budget.model import PollPlan, Role
 from custom_components.liveone_enphase.budget.sun import SunCalendar
 from custom_components.liveone_enphase.enphase import EnphaseClient, RequestOutcome
 from custom_components.liveone_enphase.readings.energy import Stream
@@ -183,7 +183,7 @@ class Simulation:
         self.runner = self._connect()
         self.completeness = Completeness(self.model)
         self.attempted: Counter[str] = Counter()
-        self.refused = self.regressions = self.same_instant = self.dips = 0
+        self.refused = self.regressions = self.same_instant = self.dips = self.history = 0
         self.counters = dict.fromkeys(Stream, 0.0)
         self.next_restart = START + RESTART_EVERY
         self.check_day = self.calendar.local_date(START)
@@ -271,7 +271,10 @@ class Simulation:
         if plan.calls and plan.at <= moment:
             self.attempted[month_key(moment)] += plan.call_count
             report = await self.runner.run(plan)
+            if isinstance(self.strategy, Ours):
+                self.strategy.observe(self.state, report)
             self.refused += len(report.with_status(CallStatus.REFUSED))
+            self.history += sum(1 for r in report.results if r.role is Role.HISTORY)
             self.last_run = moment
         following = self._plan()
         if following.at <= moment and following.calls:
@@ -303,5 +306,8 @@ class Simulation:
             counter_dips=self.dips,
             production_error_pct=error,
             seconds=timer.perf_counter() - self.began,
-            extra={"replanned_at_the_same_instant": self.same_instant},
+            extra={
+                "replanned_at_the_same_instant": self.same_instant,
+                "history_calls": self.history,
+            },
         )

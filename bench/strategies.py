@@ -1,6 +1,9 @@
 """Polling strategies compared by the budget benchmark.
 
-Ours is the planner. The others are the alternatives it must beat, expressed as plans for the
+Ours is the planner, with the hourly statistics' backfill on: a history tracker per system
+takes every poll's interval answers (as the statistics importer would, every hour written at
+once) and lists the past days still missing, which the planner fetches as history calls. The
+others are the alternatives it must beat, expressed as plans for the
 same runner and ledger, so every strategy pays for exactly what it asks:
 - seed: latest_telemetry every 30 minutes on the clock, from sunrise rounded down to sunset
   rounded up (the seed design; no polls in polar night, all day in polar day);
@@ -10,16 +13,24 @@ same runner and ledger, so every strategy pays for exactly what it asks:
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
 
 from custom_components.liveone_enphase.budget.ledger import BudgetStatus
 from custom_components.liveone_enphase.budget.limits import PlanLimits
-from custom_components.liveone_enphase.budget.model import EndpointCall, PollPlan, Role
+from custom_components.liveone_enphase.budget.model import (
+    EndpointCall,
+    PollPlan,
+    Role,
+    SystemProfile,
+    SystemProgress,
+)
 from custom_components.liveone_enphase.budget.planner import PollPlanner
 from custom_components.liveone_enphase.budget.sun import SunCalendar
 from custom_components.liveone_enphase.enphase import Endpoint
+from custom_components.liveone_enphase.history import LOOKBACK_DAYS, HistoryTracker
+from custom_components.liveone_enphase.readings.runner import PollReport
 from custom_components.liveone_enphase.readings.state import ReadingsState
 
 _SEARCH = timedelta(days=2)
@@ -45,17 +56,45 @@ class Ours:
     planner: PollPlanner
     name: str = "ours"
     caps: Mapping[str, int] | None = None
+    trackers: dict[int, HistoryTracker] = field(default_factory=dict)
 
     def plan(
         self, state: ReadingsState, status: BudgetStatus, now: datetime, last: datetime | None
     ) -> PollPlan:
-        del now, last  # the planner reads its own clock and the persisted progress
+        del last  # the planner reads its own clock and the persisted progress
         if self.caps is not None:
             cap = max(1, self.caps.get(status.month_start.strftime("%Y-%m"), 0))
             limits = status.limits
             if cap < limits.pollable:
                 status = replace(status, limits=PlanLimits("matched", cap, limits.per_minute, 0))
-        return self.planner.plan(state.planned_systems(), status)
+        return self.planner.plan(self._with_history(state, now), status)
+
+    def observe(self, state: ReadingsState, report: PollReport) -> None:
+        """Take a poll's interval answers into the history, as the statistics importer does."""
+        for system_id, fetched in report.interval_answers().items():
+            tracker = self.trackers.get(system_id)
+            if tracker is None:
+                zone = state.system(system_id).zone
+                today = max(item.fetched_at for item in fetched).astimezone(zone).date()
+                origin = datetime.combine(today - timedelta(days=LOOKBACK_DAYS), time(), zone)
+                tracker = HistoryTracker(state.system(system_id).timezone, origin)
+                self.trackers[system_id] = tracker
+            tracker.ingest(fetched)
+            for rewrite in tracker.pending():
+                tracker.mark_imported(rewrite)
+
+    def _with_history(
+        self, state: ReadingsState, now: datetime
+    ) -> list[tuple[SystemProfile, SystemProgress]]:
+        systems = []
+        for profile, progress in state.planned_systems():
+            tracker = self.trackers.get(profile.system_id)
+            needs = [] if tracker is None else tracker.catch_up(now, profile.history_endpoints)
+            calls = tuple(
+                EndpointCall(n.endpoint, Role.HISTORY, start_at=n.start_at) for n in needs
+            )
+            systems.append((profile, replace(progress, history=calls)))
+        return systems
 
 
 def _latest_everywhere(state: ReadingsState) -> dict[int, tuple[EndpointCall, ...]]:

@@ -31,6 +31,7 @@ from .coordinator import LiveOneEnphaseCoordinator
 from .enphase import EnphaseClient
 from .issues import async_delete_budget_issues, async_delete_system_issues
 from .push import LiveOnePush, async_remove_push, async_setup_push
+from .statistics import EntryHistory
 from .store import EntryStore, async_get_budgets
 
 PLATFORMS: list[Platform] = [Platform.SENSOR]
@@ -97,8 +98,13 @@ async def async_unload_entry(hass: HomeAssistant, entry: LiveOneEnphaseConfigEnt
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: LiveOneEnphaseConfigEntry) -> None:
-    """Delete the entry's readings and issues (the application's ledger stays: Enphase counts)."""
+    """Delete the entry's readings, history store and issues.
+
+    The application's ledger stays (Enphase counts), and so do the hourly statistics: they are
+    the user's history.
+    """
     await EntryStore(hass, entry.entry_id).async_remove()
+    await EntryHistory(hass, entry.entry_id).async_remove()
     await async_remove_push(hass, entry.entry_id)
     async_delete_system_issues(hass, entry.data[CONF_SYSTEM_IDS])
     async_delete_budget_issues(

@@ -257,6 +257,11 @@ class EntryHistory:
                 for system_id, saved in data["systems"].items()
             }
 
+    @property
+    def system_ids(self) -> frozenset[int]:
+        """The systems that have a history."""
+        return frozenset(self._trackers)
+
     def tracker(self, system_id: int) -> HistoryTracker | None:
         """Return a system's tracker (None before its first import)."""
         return self._trackers.get(system_id)

@@ -3,7 +3,7 @@
 The gateway reports every `cadence` (on the boundary, uploaded `delay` later) and each report
 becomes visible `lag` after its boundary. Executing a plan books every call in the ledger (and a
 token refresh once a day, as Home Assistant's OAuth session would) and moves the progress on as
-the runner and the readings would.
+the runner and the readings would (a history call only books the ledger).
 """
 
 from collections.abc import Callable, Sequence
@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from custom_components.liveone_enphase.budget.ledger import CallLedger
 from custom_components.liveone_enphase.budget.model import (
+    EndpointCall,
     EndpointProgress,
     PollPlan,
     Role,
@@ -50,6 +51,7 @@ class Drive:
     cloud: FakeCloud = field(default_factory=FakeCloud)
     progress: dict[int, SystemProgress] = field(default_factory=dict)
     executed: list[PollPlan] = field(default_factory=list)
+    history_done: list[tuple[int, EndpointCall]] = field(default_factory=list)
     last_token: datetime | None = None
     before_each: Callable[[Drive], None] | None = None
     on_plan: Callable[[Drive, PollPlan], None] | None = None
@@ -72,6 +74,9 @@ class Drive:
                 self.ledger.after_request(
                     RequestRecord(call.endpoint.value, now, 200, RequestOutcome.OK)
                 )
+                if call.role is Role.HISTORY:  # the runner leaves the progress alone
+                    self.history_done.append((system_id, call))
+                    continue
                 endpoints[call.endpoint] = EndpointProgress(
                     last_attempt=now,
                     last_success=now,

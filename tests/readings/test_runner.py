@@ -322,3 +322,31 @@ async def test_a_restart_from_the_stores_makes_no_extra_call(rig: Rig) -> None:
     again = rig.planner.plan(state.planned_systems(), ledger.status())
     assert again == planned
     assert len(rig.cloud.requests) == sent
+
+
+async def test_answers_come_back_and_a_history_call_leaves_the_progress_alone(rig: Rig) -> None:
+    day_ago = rig.clock() - timedelta(days=2)
+    plan = PollPlan(
+        rig.clock(),
+        {
+            BATTERY.system_id: (
+                EndpointCall(Endpoint.CONSUMPTION_METER, Role.CATCH_UP, start_at=day_ago),
+                EndpointCall(Endpoint.PRODUCTION_METER, Role.HISTORY, start_at=day_ago),
+            )
+        },
+        "t",
+    )
+    report = await rig.runner.run(plan)
+    assert [r.status for r in report.results] == [CallStatus.OK, CallStatus.OK]
+    assert all(r.answer is not None and r.asked_at == rig.clock() for r in report.results)
+    assert "answer=" not in repr(report.results[0])
+    (answers,) = report.interval_answers().values()
+    assert [item.endpoint for item in answers] == [
+        Endpoint.CONSUMPTION_METER,
+        Endpoint.PRODUCTION_METER,
+    ]
+    battery = rig.state.system(BATTERY.system_id)
+    assert battery.progress().of(Endpoint.CONSUMPTION_METER).last_success == rig.clock()
+    assert battery.progress().of(Endpoint.PRODUCTION_METER).last_attempt is None
+    assert not battery.intervals(Stream.PRODUCTION)
+    assert rig.ledger.used == 2

@@ -47,6 +47,8 @@ class Role(StrEnum):
     """The daily fetch that completes yesterday's and the night's intervals."""
     LIFETIME = "lifetime"
     """Daily totals: the first fill of the lifetime counters, then a periodic check."""
+    HISTORY = "history"
+    """A past day the hourly statistics still miss: only with calls nothing else wants."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,22 @@ class SystemProfile:
         return next((e for e in PRODUCTION_INTERVALS if self.usable(e)), None)
 
     @property
+    def history_endpoints(self) -> tuple[Endpoint, ...]:
+        """The interval endpoints the hourly statistics are built from, in the order to fetch.
+
+        The grid endpoints are listed even when the budget derives grid energy for the live
+        readings: exact grid statistics come only from them.
+        """
+        candidates = (
+            self.production_intervals,
+            Endpoint.CONSUMPTION_METER,
+            Endpoint.BATTERY_TELEMETRY,
+            Endpoint.ENERGY_IMPORT_TELEMETRY,
+            Endpoint.ENERGY_EXPORT_TELEMETRY,
+        )
+        return tuple(e for e in candidates if e is not None and self.usable(e))
+
+    @property
     def live_endpoints(self) -> tuple[Endpoint, ...]:
         """What one live poll calls.
 
@@ -177,6 +195,8 @@ class SystemProgress:
     endpoints: Mapping[Endpoint, EndpointProgress] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    history: tuple[EndpointCall, ...] = ()
+    """Past days the hourly statistics still miss (`Role.HISTORY` calls, oldest first)."""
 
     def of(self, endpoint: Endpoint) -> EndpointProgress:
         """Progress of one endpoint (empty if never asked)."""

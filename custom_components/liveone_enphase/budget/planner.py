@@ -14,6 +14,11 @@ How it spends the month:
   be published (`timing`), so the shown value is as young as the calls allow.
 - A plan never holds more calls than the budget still allows (the token refreshes still to come
   set aside), nor more than the minute allows; what is left over comes in the next plan.
+- Past days the hourly statistics still miss (`SystemProgress.history`, listed by the
+  statistics importer) are the least valuable calls: they never make a poll of their own, only
+  ride on one that is going anyway, within what the minute and the month still allow, and go
+  first when a plan must be trimmed. The allocation counts the ones listed as a fixed cost, so
+  the rest of the month is spread over what they leave.
 - The allocation is recomputed at every plan from the calls actually left, so a restart storm or
   another application on the same key only stretches the spacing for the rest of the month. It is
   computed as of the last live poll (not "now"), so planning again later — after a restart —
@@ -51,10 +56,10 @@ _DAY = timedelta(days=1)
 # A catch-up instant missed by more than this (Home Assistant was down, or the budget said
 # no) is not made up for late: the next one reaches back over both days.
 _CATCH_UP_GRACE = timedelta(hours=1)
-_ROLE_ORDER = {Role.LIVE: 0, Role.REFRESH: 1, Role.CATCH_UP: 2, Role.LIFETIME: 3}
+_ROLE_ORDER = {Role.LIVE: 0, Role.REFRESH: 1, Role.CATCH_UP: 2, Role.LIFETIME: 3, Role.HISTORY: 4}
 # When the budget cannot pay for a whole plan, drop these first (a missed catch-up is made
 # good by the next one, which reaches back a week; a missed live value is lost).
-_TRIM_ORDER = (Role.REFRESH, Role.LIFETIME, Role.CATCH_UP, Role.LIVE)
+_TRIM_ORDER = (Role.HISTORY, Role.REFRESH, Role.LIFETIME, Role.CATCH_UP, Role.LIVE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +130,12 @@ class PollPlanner:
                 or (item.call.role is Role.LIVE and item.due <= at + self.settings.live_merge)
             )
             chosen += self._riders(systems, allocation, chosen, at)
-            chosen = self._affordable(chosen, self.spendable(budget, at))
+            spendable = self.spendable(budget, at)
+            chosen = self._affordable(chosen, spendable)
             if chosen:
-                return _assemble(chosen[: budget.minute_limit], at, budget, allocation)
+                chosen = chosen[: budget.minute_limit]
+                chosen += _history(systems, chosen, at, budget, spendable)
+                return _assemble(chosen, at, budget, allocation)
         return PollPlan(min(month_end, now + _DAY), {}, "the budget is spent for now")
 
     def allocation(self, systems: Sequence[PlannedSystem], budget: BudgetStatus) -> Allocation:
@@ -155,6 +163,7 @@ class PollPlanner:
                 elif counted_from <= self._lifetime_due(state, counted_from) < month_end:
                     lifetime_cost += 1
             catch_up_cost += len(catch_up)
+            fixed += len(progress.history)
             if progress.report_cadence >= settings.slow_cadence:
                 fixed += ceil((month_end - reference) / progress.report_cadence) * len(live)
                 continue
@@ -407,6 +416,30 @@ def _assemble(
         calls[item.system_id] = (*calls.get(item.system_id, ()), item.call)
     when = max(at, budget.minute_free_at(len(chosen)))
     return PollPlan(when, calls, _reason(chosen, allocation))
+
+
+def _history(
+    systems: Sequence[PlannedSystem],
+    chosen: Sequence[_Item],
+    at: datetime,
+    budget: BudgetStatus,
+    spendable: int,
+) -> list[_Item]:
+    """History calls that fit in the poll at `at` without delaying it or overspending.
+
+    One request of the minute is left free: a token refresh may come with the poll.
+    """
+    room = min(spendable, budget.minute_limit - 1) - len(chosen)
+    calls = [
+        _Item(at, _ROLE_ORDER[Role.HISTORY], profile.system_id, call)
+        for profile, progress in systems
+        for call in progress.history
+    ]
+    riders = calls[: max(0, room)]
+    when = max(at, budget.minute_free_at(len(chosen)))
+    while riders and budget.minute_free_at(len(chosen) + len(riders)) > when:
+        riders.pop()
+    return riders
 
 
 def _unique(items: Iterator[_Item]) -> list[_Item]:

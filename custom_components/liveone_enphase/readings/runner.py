@@ -4,17 +4,20 @@ Calls run one after another (a plan never holds more than a minute's worth). A 4
 endpoint as outside the plan so the planner drops it; a 429 is passed to the ledger and ends the
 poll, as does an authentication failure or a refusal by the ledger; other failures are reported
 and the poll goes on. The ledger is asked before each call, so a refused call does not first
-make the client refresh a token for nothing.
+make the client refresh a token for nothing. A history call (a past day for the hourly
+statistics) is neither merged into the readings nor booked in the endpoint's progress: its
+answer only goes back in the report, like every answer.
 """
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from ..budget.ledger import CallLedger
 from ..budget.model import EndpointCall, PollPlan, Role
 from ..enphase import (
+    BatteryTelemetry,
     Endpoint,
     EnphaseAuthError,
     EnphaseClient,
@@ -23,8 +26,13 @@ from ..enphase import (
     EnphaseNotFoundError,
     EnphaseRateLimitError,
     EnphaseRequestRefused,
+    ExportTelemetry,
     Granularity,
+    ImportTelemetry,
+    MeterTelemetry,
+    MicroTelemetry,
 )
+from ..history import Fetched
 from .state import EndpointResult, ReadingsState, SystemReadings
 
 type Clock = Callable[[], datetime]
@@ -43,18 +51,31 @@ class CallStatus(StrEnum):
     SKIPPED = "skipped"
 
 
+_INTERVAL_ANSWERS = (
+    MicroTelemetry,
+    MeterTelemetry,
+    BatteryTelemetry,
+    ImportTelemetry,
+    ExportTelemetry,
+)
 _STOPS_POLL = frozenset({CallStatus.RATE_LIMITED, CallStatus.REFUSED, CallStatus.AUTH_FAILED})
 
 
 @dataclass(frozen=True, slots=True)
 class CallResult:
-    """One planned call and its fate; `detail` is the error's (secret-free) message."""
+    """One planned call and its fate; `detail` is the error's (secret-free) message.
+
+    An answered call keeps its `answer` and the instant it was `asked_at`, for the hourly
+    statistics, which need the raw intervals the readings only merge.
+    """
 
     system_id: int
     endpoint: Endpoint
     role: Role
     status: CallStatus
     detail: str | None = None
+    answer: EndpointResult | None = field(default=None, repr=False)
+    asked_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +88,16 @@ class PollReport:
     def with_status(self, status: CallStatus) -> tuple[CallResult, ...]:
         """Return the calls that ended with `status`."""
         return tuple(result for result in self.results if result.status is status)
+
+    def interval_answers(self) -> dict[int, list[Fetched]]:
+        """Return each system's interval answers, for the hourly statistics (one import each)."""
+        answers: dict[int, list[Fetched]] = {}
+        for result in self.with_status(CallStatus.OK):
+            if isinstance(result.answer, _INTERVAL_ANSWERS) and result.asked_at is not None:
+                answers.setdefault(result.system_id, []).append(
+                    Fetched(result.endpoint, result.answer, result.asked_at)
+                )
+        return answers
 
     @property
     def sent(self) -> int:
@@ -131,12 +162,21 @@ class PollRunner:
             self._sent(readings, call, at)
             return result(self._failure(readings, err), str(err))
         self._sent(readings, call, at)
-        readings.apply(call.endpoint, answer, at)
-        return result(CallStatus.OK)
+        if call.role is not Role.HISTORY:
+            readings.apply(call.endpoint, answer, at)
+        return CallResult(
+            system_id, call.endpoint, call.role, CallStatus.OK, answer=answer, asked_at=at
+        )
 
     @staticmethod
     def _sent(readings: SystemReadings, call: EndpointCall, at: datetime) -> None:
-        """Book a request that reached Enphase; a live one sets the pace of the next."""
+        """Book a request that reached Enphase; a live one sets the pace of the next.
+
+        A history call fetches an old day for the statistics only: it leaves the endpoint's
+        progress alone, so the planner's own catch-up keeps its timing.
+        """
+        if call.role is Role.HISTORY:
+            return
         readings.note_attempt(call.endpoint, at)
         if call.role is Role.LIVE:
             readings.note_live(at)

@@ -1,0 +1,146 @@
+"""History calls (past days for the hourly statistics): the least valuable, never over budget."""
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+
+from custom_components.liveone_enphase.budget.ledger import CallLedger
+from custom_components.liveone_enphase.budget.limits import PlanLimits
+from custom_components.liveone_enphase.budget.model import (
+    EndpointCall,
+    PollPlan,
+    Role,
+    SystemProfile,
+    SystemProgress,
+)
+from custom_components.liveone_enphase.budget.planner import PollPlanner
+from custom_components.liveone_enphase.budget.sun import SunCalendar
+from custom_components.liveone_enphase.enphase import Endpoint, RequestOutcome, RequestRecord
+from sim.clock import ManualClock
+
+from .driver import Drive
+
+MELBOURNE = (-37.81, 144.96, "Australia/Melbourne")
+HOME = SystemProfile(1, has_battery=True, has_consumption=True, has_production_meter=True)
+
+
+def _drive(start: datetime) -> Drive:
+    clock = ManualClock(start)
+    return Drive(
+        clock=clock,
+        ledger=CallLedger(PlanLimits.watt(), clock),
+        planner=PollPlanner(SunCalendar(*MELBOURNE), clock),
+        profiles=(HOME,),
+    )
+
+
+def _needs(start: datetime, days: int) -> list[EndpointCall]:
+    """One call per history endpoint and past day, oldest first."""
+    return [
+        EndpointCall(endpoint, Role.HISTORY, start_at=start + timedelta(days=day))
+        for day in range(days)
+        for endpoint in HOME.history_endpoints
+    ]
+
+
+def _feed(needs: list[EndpointCall]) -> Callable[[Drive], None]:
+    """Make the drive list the needs not yet fetched, as the statistics importer would."""
+
+    def before(drive: Drive) -> None:
+        done = {call for _, call in drive.history_done}
+        progress = drive.progress.get(1)
+        if progress is not None:
+            pending = tuple(call for call in needs if call not in done)
+            drive.progress[1] = replace(progress, history=pending)
+
+    return before
+
+
+def _roles(drive: Drive) -> list[list[Role]]:
+    return [[c.role for calls in p.calls.values() for c in calls] for p in drive.executed]
+
+
+def test_history_endpoints_list_grid_even_without_measured_grid() -> None:
+    assert HOME.history_endpoints == (
+        Endpoint.PRODUCTION_MICRO,
+        Endpoint.CONSUMPTION_METER,
+        Endpoint.BATTERY_TELEMETRY,
+        Endpoint.ENERGY_IMPORT_TELEMETRY,
+        Endpoint.ENERGY_EXPORT_TELEMETRY,
+    )
+    assert SystemProfile(2).history_endpoints == (Endpoint.PRODUCTION_MICRO,)
+
+
+def test_history_only_rides_on_a_poll_and_comes_last() -> None:
+    start = datetime(2026, 1, 10, 1, 0, tzinfo=UTC)  # midday in Melbourne
+    drive = _drive(start)
+    needs = _needs(start - timedelta(days=7), 7)
+    drive.progress[1] = SystemProgress(history=tuple(needs))
+    drive.before_each = _feed(needs)
+    first = drive.plan()
+    # The first fill takes the whole minute: nothing is left for history.
+    assert first.call_count == 9
+    assert Role.HISTORY not in [c.role for c in first.calls[1]]
+    drive.run_until(start + timedelta(minutes=3))
+    assert Role.HISTORY not in {role for roles in _roles(drive) for role in roles}
+    # Nothing else is due now: the history calls wait for the next poll instead of making one.
+    waiting = drive.plan()
+    assert waiting.at > drive.clock() + timedelta(minutes=10)
+    without = drive.planner.plan(
+        [(HOME, replace(drive.progress[1], history=()))], drive.ledger.status()
+    )
+    assert waiting.at == without.at
+    history = [c for c in waiting.calls[1] if c.role is Role.HISTORY]
+    assert history
+    assert waiting.calls[1] == (*without.calls[1], *history)  # after every other call
+    assert history == needs[: len(history)]  # oldest first
+    assert waiting.call_count <= 9
+
+
+def test_history_goes_first_when_the_month_is_nearly_spent() -> None:
+    start = datetime(2026, 1, 31, 1, 0, tzinfo=UTC)
+    drive = _drive(start)
+    drive.progress[1] = SystemProgress(history=tuple(_needs(start - timedelta(days=7), 7)))
+    left = drive.planner.spendable(drive.ledger.status(), start)
+    for _ in range(left - 3):
+        drive.ledger.after_request(
+            RequestRecord("x", start - timedelta(hours=1), 200, RequestOutcome.OK)
+        )
+    plan = drive.plan()
+    assert plan.call_count == 3
+    assert all(c.role is not Role.HISTORY for c in plan.calls[1])
+
+
+def test_a_month_with_a_backfill_and_daily_grid_days_stays_in_budget() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    drive = _drive(start)
+    # A new install: 7 days of every endpoint; then each day the two grid endpoints.
+    needs = _needs(start - timedelta(days=7), 7) + [
+        EndpointCall(endpoint, Role.HISTORY, start_at=start + timedelta(days=day))
+        for day in range(29)
+        for endpoint in (Endpoint.ENERGY_IMPORT_TELEMETRY, Endpoint.ENERGY_EXPORT_TELEMETRY)
+    ]
+    listed: list[EndpointCall] = []
+
+    def before(current: Drive) -> None:
+        # A day is listed once it is past (it starts more than a day ago).
+        listed[:] = [
+            c for c in needs if c.start_at and c.start_at <= current.clock() - timedelta(days=1)
+        ]
+        _feed(listed)(current)
+
+    def check(current: Drive, plan: PollPlan) -> None:
+        status = current.ledger.status()
+        count = plan.call_count
+        assert count <= status.minute_limit
+        assert status.used + count <= max(status.used, status.limits.pollable)
+
+    drive.before_each = before
+    drive.on_plan = check
+    drive.run_until(datetime(2026, 2, 1, tzinfo=UTC))
+    assert drive.ledger.history["2026-01"] <= 950
+    fetched = [call for _, call in drive.history_done]
+    assert len(fetched) == len(set(fetched)) == len(listed) > 35 + 2 * 25  # every listed day, once
+    polls = drive.live_polls()
+    assert min(b - a for a, b in pairwise(polls)) >= timedelta(minutes=15)
