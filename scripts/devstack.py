@@ -10,6 +10,8 @@ and the test start Home Assistant the same way:
 - The HTTP server's address is put in `.storage/http`: since 2026.10 Home Assistant keeps it
   there, and turns a YAML `http:` section into a trial that reverts itself (to every interface,
   port 8123) five minutes later unless someone confirms it in the UI. It is bound to 127.0.0.1.
+  Older releases (2026.3, the minimum track) read it from YAML only: for those the address goes
+  to `http.yaml`, which configuration.yaml includes.
 - The simulator runs with --my-redirect, so its login page sends the browser back to this Home
   Assistant as My Home Assistant would, and LIVEONE_ENPHASE_DEV_CLOUD points new config flows at
   it (the integration accepts only loopback URLs there).
@@ -18,6 +20,7 @@ and the test start Home Assistant the same way:
 import argparse
 import contextlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import select
@@ -46,6 +49,10 @@ DEV_CLOUD_ENV: Final = "LIVEONE_ENPHASE_DEV_CLOUD"
 # panels, My Home Assistant's OAuth redirect, and history and energy to look at the sensors.
 UI_INTEGRATIONS: Final = ("frontend", "config", "my", "history", "energy")
 
+# Imported by Home Assistant's service helper whatever the configuration (HA 2026.3 reaches them
+# only that way, not through any manifest's dependencies), so their requirements are needed too.
+SERVICE_HELPER_INTEGRATIONS: Final = ("ai_task", "assist_satellite", "camera")
+
 CONFIGURATION_YAML: Final = f"""\
 # Written by scripts/devstack.py. Not `default_config`: it pulls in integrations whose
 # requirements the project's locked environment does not have. The HTTP server is configured
@@ -56,6 +63,10 @@ logger:
   logs:
     custom_components.{DOMAIN}: debug
 """
+
+# For releases that read the HTTP server's address from YAML only (see `_bind_http`).
+HTTP_YAML: Final = "http.yaml"
+HTTP_INCLUDE: Final = f"http: !include {HTTP_YAML}\n"
 
 # How long Home Assistant gets to stop cleanly before it is killed.
 STOP_TIMEOUT_S: Final = 30.0
@@ -95,12 +106,32 @@ def prepare_config(config_dir: Path, port: int, *, rewrite_configuration: bool) 
     _bind_http(config_dir, port)
 
 
-def _bind_http(config_dir: Path, port: int) -> None:
-    """Store the HTTP server's address in the version-1 format Home Assistant migrates itself.
+def _http_settings_are_stored() -> bool:
+    """Whether this Home Assistant keeps the HTTP settings in `.storage/http` (2026.10 on).
 
-    Written before every start, so the port asked for is the port used. Home Assistant fills in
-    the other settings with its defaults when it migrates the file.
+    Asked of the installed package (the module that loads the stored settings), not of its
+    version number.
     """
+    return importlib.util.find_spec("homeassistant.components.http.config") is not None
+
+
+def _bind_http(config_dir: Path, port: int) -> None:
+    """Give the HTTP server our address, where the installed Home Assistant reads it.
+
+    Written before every start, so the port asked for is the port used. Newer releases get the
+    version-1 `.storage/http` they migrate themselves (filling in the other settings with their
+    defaults); older ones an included `http.yaml`, the include added to a configuration.yaml
+    that has no `http:` section of its own.
+    """
+    if not _http_settings_are_stored():
+        (config_dir / HTTP_YAML).write_text(
+            f"server_host: {HOST}\nserver_port: {port}\n", encoding="utf-8"
+        )
+        configuration = config_dir / "configuration.yaml"
+        text = configuration.read_text(encoding="utf-8")
+        if not any(line.startswith("http:") for line in text.splitlines()):
+            configuration.write_text(f"{text.rstrip()}\n\n{HTTP_INCLUDE}", encoding="utf-8")
+        return
     storage = config_dir / ".storage"
     storage.mkdir(exist_ok=True)
     stored = {
@@ -123,7 +154,12 @@ def check_requirements() -> None:
 
     components = Path(ha_components.__file__).parent
     manifests = {DOMAIN: ROOT / "custom_components" / DOMAIN / "manifest.json"}
-    pending = [*bootstrap.CORE_INTEGRATIONS, *bootstrap.DEFAULT_INTEGRATIONS, *UI_INTEGRATIONS]
+    pending = [
+        *bootstrap.CORE_INTEGRATIONS,
+        *bootstrap.DEFAULT_INTEGRATIONS,
+        *UI_INTEGRATIONS,
+        *SERVICE_HELPER_INTEGRATIONS,
+    ]
     pending.append(DOMAIN)
     seen: set[str] = set()
     missing: set[str] = set()

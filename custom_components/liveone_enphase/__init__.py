@@ -9,13 +9,16 @@ the planner says it is time.
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Final
 
 from aiohttp import ClientError, ClientResponseError
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_API_KEY, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    ConfigEntryNotReady,
+    HomeAssistantError,
+)
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.config_entry_oauth2_flow import (
@@ -24,7 +27,7 @@ from homeassistant.helpers.config_entry_oauth2_flow import (
 )
 from homeassistant.util import dt as dt_util
 
-from .auth import TokenProvider, async_entry_token_provider
+from .auth import AUTH_FAILURE_STATUSES, TokenProvider, async_entry_token_provider
 from .cloud import cloud_for_entry
 from .const import CONF_SYSTEM_IDS, DOMAIN
 from .coordinator import LiveOneEnphaseCoordinator
@@ -35,10 +38,6 @@ from .statistics import EntryHistory
 from .store import EntryStore, async_get_budgets
 
 PLATFORMS: list[Platform] = [Platform.SENSOR]
-
-# Token endpoint answers that mean the grant is dead and only a new login helps; any other
-# failure (5xx, 429, no answer) may heal by itself.
-AUTH_FAILURE_STATUSES: Final = frozenset({400, 401, 403})
 
 
 @dataclass(slots=True)
@@ -84,7 +83,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: LiveOneEnphaseConfigEntr
         clock=dt_util.utcnow,
     )
     coordinator = LiveOneEnphaseCoordinator(hass, entry, client, budget, system_ids)
-    await coordinator.async_config_entry_first_refresh()
+    await _async_first_refresh(coordinator)
     _async_remove_stale_devices(hass, entry, system_ids)
     push = await async_setup_push(hass, entry, coordinator)
     entry.runtime_data = LiveOneEnphaseData(client, token_provider, system_ids, coordinator, push)
@@ -121,6 +120,26 @@ def _async_remove_stale_devices(
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
         if not device.identifiers & wanted:
             registry.async_update_device(device.id, remove_config_entry_id=entry.entry_id)
+
+
+async def _async_first_refresh(coordinator: LiveOneEnphaseCoordinator) -> None:
+    """Run the first refresh, keeping the translated reason of a setup retry.
+
+    HA 2026.10 copies the refresh failure's translation onto its `ConfigEntryNotReady`; 2026.3
+    raises a bare one, which leaves the entry's retry reason blank. Copying it here shows the
+    reason on every release.
+    """
+    try:
+        await coordinator.async_config_entry_first_refresh()
+    except ConfigEntryNotReady as err:
+        cause = err.__cause__
+        if err.translation_key is not None or not isinstance(cause, HomeAssistantError):
+            raise
+        raise ConfigEntryNotReady(
+            translation_domain=cause.translation_domain,
+            translation_key=cause.translation_key,
+            translation_placeholders=cause.translation_placeholders,
+        ) from cause
 
 
 async def _async_check_login(token_provider: TokenProvider) -> None:

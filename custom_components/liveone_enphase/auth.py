@@ -6,11 +6,16 @@ belongs to one session object, though, and an entry can have two sessions at onc
 entry's and a reconfigure flow's): two concurrent refreshes with the same refresh token would
 leave one of them holding a token Enphase has already retired. So every session of an entry
 also takes a per-entry lock; the second caller then finds the token the first one stored.
+
+A refused refresh starts reauth here: HA 2026.10's session does that itself, 2026.3's does not,
+and a caller that maps the refusal onto a retry would otherwise never ask the user to log in.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Final
 
+from aiohttp import ClientResponseError
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.config_entry_oauth2_flow import (
@@ -24,6 +29,10 @@ from .cloud import cloud_for_entry
 from .const import DOMAIN
 
 type TokenProvider = Callable[[], Awaitable[str]]
+
+# Token endpoint answers that mean the grant is dead and only a new login helps; any other
+# failure (5xx, 429, no answer) may heal by itself.
+AUTH_FAILURE_STATUSES: Final = frozenset({400, 401, 403})
 
 _TOKEN_LOCKS: HassKey[dict[str, asyncio.Lock]] = HassKey(f"{DOMAIN}_token_locks")
 
@@ -43,7 +52,12 @@ async def async_entry_token_provider(hass: HomeAssistant, entry: ConfigEntry) ->
 
     async def access_token() -> str:
         async with lock:
-            await session.async_ensure_token_valid()
+            try:
+                await session.async_ensure_token_valid()
+            except ClientResponseError as err:
+                if err.status in AUTH_FAILURE_STATUSES:
+                    entry.async_start_reauth(hass)  # a no-op while a reauth flow is open
+                raise
             return str(session.token["access_token"])
 
     return access_token

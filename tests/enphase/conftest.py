@@ -26,7 +26,7 @@ REDIRECT_URI = "https://my.home-assistant.io/redirect/oauth"
 
 
 def _basic(client_id: str, client_secret: str) -> dict[str, str]:
-    return {"Authorization": aiohttp.encode_basic_auth(client_id, client_secret)}
+    return {"Authorization": aiohttp.BasicAuth(client_id, client_secret).encode()}
 
 
 @dataclass

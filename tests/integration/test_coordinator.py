@@ -377,10 +377,12 @@ async def test_the_hardware_is_read_again_after_thirty_days(
 
     devices_after = [r for r in enphase_cloud.requests if r.endpoint.endswith("devices")]
     assert len(devices_after) == len(devices_before) + 2
-    device = dr.async_get(hass).async_get_device_by_identifier(
-        (DOMAIN, str(BATTERY_SITE)), entry.entry_id
-    )
-    assert device is not None
+    # The entry's own devices: the lookup API changed between HA releases, this works on all.
+    (device,) = [
+        device
+        for device in dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+        if (DOMAIN, str(BATTERY_SITE)) in device.identifiers
+    ]
     assert device.sw_version == "D8.3.5000"
 
 

@@ -4,6 +4,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import voluptuous as vol
+from homeassistant.components.energy.data import BATTERY_SOURCE_SCHEMA
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import CLIENT_ID, MockUser
@@ -21,6 +23,29 @@ from .conftest import TimeMachine, setup_entry
 pytestmark = pytest.mark.usefixtures("credentials")
 
 SENSOR = "sensor.demo_battery_home_"
+
+
+def _battery_source() -> dict[str, Any]:
+    """The battery source, with state of charge and capacity where this HA's schema takes them.
+
+    Older releases (2026.3) reject both keys as extra; asking the schema keeps the test honest on
+    every release instead of guessing from the version number.
+    """
+    source: dict[str, Any] = {
+        "type": "battery",
+        "stat_energy_from": SENSOR + "battery_energy_discharged",
+        "stat_energy_to": SENSOR + "battery_energy_charged",
+        "stat_rate": SENSOR + "battery_power",
+    }
+    with_soc = source | {"stat_soc": SENSOR + "state_of_charge", "capacity": 10.08}
+    try:
+        BATTERY_SOURCE_SCHEMA(with_soc)
+    except vol.Invalid:
+        return source
+    return with_soc
+
+
+BATTERY = _battery_source()
 PREFS: dict[str, Any] = {
     "energy_sources": [
         {
@@ -35,14 +60,7 @@ PREFS: dict[str, Any] = {
             "stat_rate": SENSOR + "grid_power",
             "cost_adjustment_day": 0,
         },
-        {
-            "type": "battery",
-            "stat_energy_from": SENSOR + "battery_energy_discharged",
-            "stat_energy_to": SENSOR + "battery_energy_charged",
-            "stat_rate": SENSOR + "battery_power",
-            "stat_soc": SENSOR + "state_of_charge",
-            "capacity": 10.08,
-        },
+        BATTERY,
     ],
     "device_consumption": [{"stat_consumption": SENSOR + "consumption_energy"}],
 }

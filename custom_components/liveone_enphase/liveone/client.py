@@ -5,6 +5,7 @@ Redirects are not followed: aiohttp would turn a redirected POST into a GET, who
 contract's description) could pass for an acknowledgement, so a redirect is an invalid URL.
 """
 
+import ipaddress
 import json
 import math
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ def gush_url(base_url: str) -> str:
         or not host
         or not all(char.isalnum() or char in ".-_:" for char in host)
         or not port_ok
+        or not _plausible_ipv4(host)
     ):
         raise LiveOneInvalidUrlError("the LiveOne URL must be an http(s) address with a host")
     if parts.username is not None or parts.query or parts.fragment:
@@ -199,6 +201,21 @@ class LiveOneClient:
             return ""
         clean = " ".join(text.replace(self._api_key, "***").split())
         return f": {clean[:_REASON_LIMIT]}"
+
+
+def _plausible_ipv4(host: str) -> bool:
+    """Refuse a numeric host that is not a dotted-quad IPv4 address, such as `1.2.3.4.5`.
+
+    Newer aiohttp refuses such a URL and older aiohttp sends it to DNS, so checking here keeps
+    the answer the same on every aiohttp release Home Assistant ships.
+    """
+    if not all(char.isdigit() or char == "." for char in host):
+        return True
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _json_object(text: str) -> dict[str, object] | None:
