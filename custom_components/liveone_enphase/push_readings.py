@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from .enphase import Endpoint
 from .liveone import (
     EnergyInterval,
     EnergyTotals,
@@ -85,15 +84,6 @@ _STREAM_POINTS: Final[Mapping[Stream, _StreamPoints]] = {
     ),
     Stream.GRID_IMPORT: _StreamPoints(GRID_IN_WH_INTERVAL, GRID_IN_KWH_TOTAL, "grid_in_wh"),
     Stream.GRID_EXPORT: _StreamPoints(GRID_OUT_WH_INTERVAL, GRID_OUT_KWH_TOTAL, "grid_out_wh"),
-}
-# The endpoints whose answer makes a counter the real lifetime total (as the sensors judge it).
-_COUNTER_SOURCES: Final[Mapping[Stream, tuple[Endpoint, ...]]] = {
-    Stream.PRODUCTION: (Endpoint.ENERGY_LIFETIME, Endpoint.SUMMARY),
-    Stream.CONSUMPTION: (Endpoint.CONSUMPTION_LIFETIME,),
-    Stream.BATTERY_CHARGE: (Endpoint.BATTERY_LIFETIME,),
-    Stream.BATTERY_DISCHARGE: (Endpoint.BATTERY_LIFETIME,),
-    Stream.GRID_IMPORT: (Endpoint.ENERGY_IMPORT_LIFETIME,),
-    Stream.GRID_EXPORT: (Endpoint.ENERGY_EXPORT_LIFETIME,),
 }
 
 
@@ -224,7 +214,7 @@ def _totals(readings: SystemReadings, cursor: SystemCursor, polled_at: datetime)
     """Lifetime counters known to be real totals whose value changed since the last one queued."""
     values: dict[str, float] = {}
     for stream, points in _STREAM_POINTS.items():
-        if not _counter_known(readings, stream):
+        if not readings.total_known(stream):
             continue
         wh = readings.energy_wh(stream)
         key = points.total.key
@@ -236,12 +226,3 @@ def _totals(readings: SystemReadings, cursor: SystemCursor, polled_at: datetime)
 def _energies(values: Mapping[str, float]) -> dict[str, float | None]:
     """Every stream field of an interval or a totals sample (None: not measured)."""
     return {points.field: values.get(points.field) for points in _STREAM_POINTS.values()}
-
-
-def _counter_known(readings: SystemReadings, stream: Stream) -> bool:
-    """Whether a lifetime endpoint has answered for the stream (before: a partial sum)."""
-    return any(
-        (progress := readings.endpoints.get(endpoint)) is not None
-        and progress.last_success is not None
-        for endpoint in _COUNTER_SOURCES[stream]
-    )

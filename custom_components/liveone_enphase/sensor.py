@@ -35,7 +35,7 @@ from .enphase import Endpoint
 from .entity import EnphaseSystemEntity
 from .push_entities import push_entities
 from .readings.energy import Stream
-from .readings.state import Quantity, SystemReadings
+from .readings.state import TOTAL_SOURCES, Quantity, SystemReadings
 
 PARALLEL_UPDATES = 0
 
@@ -54,16 +54,6 @@ SYSTEM_STATUSES = [
     "enpower_issue",
     "encharge_issue",
 ]
-
-# The lifetime endpoint that brings each counter's total (production also from the summary).
-_COUNTER_SOURCES: dict[Stream, tuple[Endpoint, ...]] = {
-    Stream.PRODUCTION: (Endpoint.ENERGY_LIFETIME, Endpoint.SUMMARY),
-    Stream.CONSUMPTION: (Endpoint.CONSUMPTION_LIFETIME,),
-    Stream.BATTERY_CHARGE: (Endpoint.BATTERY_LIFETIME,),
-    Stream.BATTERY_DISCHARGE: (Endpoint.BATTERY_LIFETIME,),
-    Stream.GRID_IMPORT: (Endpoint.ENERGY_IMPORT_LIFETIME,),
-    Stream.GRID_EXPORT: (Endpoint.ENERGY_EXPORT_LIFETIME,),
-}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,12 +114,7 @@ def _counter(stream: Stream) -> Callable[[SystemView], float | None]:
 
     def value(view: SystemView) -> float | None:
         readings = view.readings
-        known = any(
-            (progress := readings.endpoints.get(endpoint)) is not None
-            and progress.last_success is not None
-            for endpoint in _COUNTER_SOURCES[stream]
-        )
-        return readings.energy_wh(stream) if known else None
+        return readings.energy_wh(stream) if readings.total_known(stream) else None
 
     return value
 
@@ -137,7 +122,7 @@ def _counter(stream: Stream) -> Callable[[SystemView], float | None]:
 def _counter_exists(
     stream: Stream, has: Callable[[SystemView], bool]
 ) -> Callable[[SystemView], bool]:
-    return lambda view: has(view) and _allowed(view, *_COUNTER_SOURCES[stream])
+    return lambda view: has(view) and _allowed(view, *TOTAL_SOURCES[stream])
 
 
 def _positive(watts: float) -> float:

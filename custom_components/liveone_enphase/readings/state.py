@@ -102,6 +102,13 @@ _LIFETIME_STREAMS: Final[Mapping[Endpoint, tuple[Stream, ...]]] = {
     Endpoint.ENERGY_IMPORT_LIFETIME: (Stream.GRID_IMPORT,),
     Endpoint.ENERGY_EXPORT_LIFETIME: (Stream.GRID_EXPORT,),
 }
+# The answers that make a stream's counter the real lifetime total (before any: a partial sum);
+# the summary also brings production's lifetime total.
+TOTAL_SOURCES: Final[Mapping[Stream, tuple[Endpoint, ...]]] = {
+    stream: (*(e for e, streams in _LIFETIME_STREAMS.items() if stream in streams),)
+    + ((Endpoint.SUMMARY,) if stream is Stream.PRODUCTION else ())
+    for stream in Stream
+}
 # Intervals for statistics: the finest measured source first, derived last.
 _SOURCE_PREFERENCE: Final = (
     Source.MICRO,
@@ -184,6 +191,14 @@ class SystemReadings:
     def energy_wh(self, stream: Stream) -> float:
         """Return the lifetime counter of a stream (Wh); it never decreases."""
         return self.counters[stream].value_wh
+
+    def total_known(self, stream: Stream) -> bool:
+        """Whether the stream's counter is the real lifetime total, not a partial sum yet."""
+        return any(
+            (progress := self.endpoints.get(endpoint)) is not None
+            and progress.last_success is not None
+            for endpoint in TOTAL_SOURCES[stream]
+        )
 
     def day_wh(self, stream: Stream, day: date) -> float:
         """Return a stream's energy on one local day so far (e.g. today's production)."""
