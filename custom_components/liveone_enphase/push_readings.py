@@ -203,7 +203,7 @@ def _intervals(readings: SystemReadings, cursor: SystemCursor) -> list[Reading]:
     for stream, points in _STREAM_POINTS.items():
         for interval in readings.intervals(stream):
             if cursor.is_new(points.interval.key, interval.end):
-                ends[interval.end][points.field] = interval.wh + 0.0  # never "-0.0"
+                ends[interval.end][points.field] = interval.wh
     found: list[Reading] = []
     for end, values in sorted(ends.items()):
         found += interval_readings(EnergyInterval(end, **_energies(values)))

@@ -479,8 +479,9 @@ class SystemReadings:
                 break
             net = consumption.values[key] - self._production_wh(source, key) - battery
             end = datetime.fromtimestamp(key, UTC)
-            found_import.append((end, max(net, 0.0)))
-            found_export.append((end, max(-net, 0.0)))
+            # 0.0 first: on a tie max() keeps it, so a balanced slot is 0.0, never -0.0.
+            found_import.append((end, max(0.0, net)))
+            found_export.append((end, max(0.0, -net)))
         if found_import:
             imports.merge(found_import, self.zone)
             exports.merge(found_export, self.zone)
