@@ -49,6 +49,7 @@ from homeassistant.util.hass_dict import HassKey
 from sqlalchemy.exc import SQLAlchemyError
 
 from .budget.ledger import BudgetStatus
+from .budget.limits import PlanLimits
 from .budget.model import EndpointCall, PollPlan, Role, SystemProfile, SystemProgress
 from .budget.planner import PollPlanner
 from .budget.sun import SunCalendar
@@ -351,6 +352,19 @@ class LiveOneEnphaseCoordinator(DataUpdateCoordinator[ReadingsState]):
         )
 
     # --- planning -----------------------------------------------------------------------------
+
+    async def async_set_plan(self, limits: PlanLimits) -> None:
+        """Take the entry's changed plan option and plan with it at once.
+
+        The shared ledger keeps its counts and honours the strictest plan of its entries; this
+        entry's next poll is recomputed now (the others' at their next refresh, as when an
+        entry joins or leaves).
+        """
+        entry_id = self.config_entry.entry_id
+        if self.budget.plans.get(entry_id) == limits:
+            return
+        self.budget.set_plan(entry_id, limits)
+        await self.async_refresh()
 
     def _plan(self) -> PollPlan:
         """Ask the planner, with this entry's share of an application used by several entries."""
