@@ -358,12 +358,17 @@ class LiveOneEnphaseCoordinator(DataUpdateCoordinator[ReadingsState]):
 
         The shared ledger keeps its counts and honours the strictest plan of its entries; this
         entry's next poll is recomputed now (the others' at their next refresh, as when an
-        entry joins or leaves).
+        entry joins or leaves). A plan with more calls a month is an upgrade: endpoints Enphase
+        refused may be in it, so each is tried once more with the next poll.
         """
         entry_id = self.config_entry.entry_id
-        if self.budget.plans.get(entry_id) == limits:
+        previous = self.budget.plans[entry_id]
+        if previous == limits:
             return
         self.budget.set_plan(entry_id, limits)
+        upgraded = limits.per_month > previous.per_month
+        if upgraded and self._saved.readings.retry_forbidden(dt_util.utcnow()):
+            await self._store.async_save(self._saved)
         await self.async_refresh()
 
     def _plan(self) -> PollPlan:
