@@ -33,6 +33,7 @@ from .const import CONF_SYSTEM_IDS, DOMAIN
 from .coordinator import LiveOneEnphaseCoordinator
 from .enphase import EnphaseClient
 from .issues import async_delete_budget_issues, async_delete_system_issues
+from .plan import PlanOptions
 from .push import LiveOnePush, async_remove_push, async_setup_push
 from .statistics import EntryHistory
 from .store import EntryStore, async_get_budgets
@@ -70,7 +71,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: LiveOneEnphaseConfigEntr
         else implementation.domain
     )
     budgets = async_get_budgets(hass)
-    budget = await budgets.async_acquire(client_id, entry.entry_id)
+    plan = PlanOptions.from_options(entry.options)
+    budget = await budgets.async_acquire(client_id, entry.entry_id, plan.limits())
     entry.async_on_unload(partial(budgets.async_release, client_id, entry.entry_id))
     await _async_check_login(token_provider)
     system_ids = tuple(entry.data[CONF_SYSTEM_IDS])
@@ -87,8 +89,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: LiveOneEnphaseConfigEntr
     _async_remove_stale_devices(hass, entry, system_ids)
     push = await async_setup_push(hass, entry, coordinator)
     entry.runtime_data = LiveOneEnphaseData(client, token_provider, system_ids, coordinator, push)
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_options_updated(hass: HomeAssistant, entry: LiveOneEnphaseConfigEntry) -> None:
+    """Apply a changed plan option in place (the LiveOne options have their own listener).
+
+    No reload: the ledger keeps its counts and the coordinator re-plans at once.
+    """
+    limits = PlanOptions.from_options(entry.options).limits()
+    await entry.runtime_data.coordinator.async_set_plan(limits)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: LiveOneEnphaseConfigEntry) -> bool:

@@ -4,8 +4,10 @@ One entry per Enphase account (unique id: the `enl_uid` the token response carri
 is checked, and the systems found, by listing the account's systems with the new token: the only
 Enphase API call a flow makes.
 
-The options set up pushing to LiveOne (see `push`): its address, the LiveOne site of each system
-and the site's API key, each site checked with LiveOne's `test` action before they are saved.
+The options are a menu of two forms. The Enphase API plan (see `plan`): Watt, Kilowatt or custom
+limits, and the reserve; saving it applies at once, without a reload. Pushing to LiveOne (see
+`push`): its address, the LiveOne site of each system and the site's API key, each site checked
+with LiveOne's `test` action before they are saved. Each form keeps the other's options.
 """
 
 import logging
@@ -27,6 +29,9 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.config_entry_oauth2_flow import AbstractOAuth2FlowHandler
 from homeassistant.helpers.selector import (
     BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -58,6 +63,15 @@ from .liveone import (
     LiveOneUnknownSiteError,
     gush_url,
 )
+from .plan import (
+    CONF_PER_MINUTE,
+    CONF_PER_MONTH,
+    CONF_PLAN,
+    CONF_RESERVE,
+    MAX_RESERVE_PCT,
+    PlanKind,
+    PlanOptions,
+)
 from .push import CONF_API_KEY as CONF_LIVEONE_API_KEY
 from .push import CONF_PUSH, CONF_URL, PushOptions, async_test_options
 
@@ -65,6 +79,24 @@ _LOGGER = logging.getLogger(__name__)
 
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+_PLAN = SelectSelector(
+    SelectSelectorConfig(
+        options=[kind.value for kind in PlanKind],
+        mode=SelectSelectorMode.LIST,
+        translation_key=CONF_PLAN,
+    )
+)
+_RESERVE = NumberSelector(
+    NumberSelectorConfig(
+        min=0,
+        max=MAX_RESERVE_PCT,
+        step=1,
+        unit_of_measurement="%",
+        mode=NumberSelectorMode.SLIDER,
+    )
+)
+# No minimum in the form: a value below 1 gets the form's own explained error.
+_LIMIT = NumberSelector(NumberSelectorConfig(step=1, mode=NumberSelectorMode.BOX))
 
 # How long listing the systems may take before the form says "timeout".
 VALIDATION_TIMEOUT_S: Final = 30.0
@@ -101,8 +133,8 @@ class LiveOneEnphaseFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
-        """Set up pushing to LiveOne."""
-        return LiveOnePushOptionsFlow()
+        """Choose the Enphase API plan, or set up pushing to LiveOne."""
+        return LiveOneEnphaseOptionsFlow()
 
     @property
     def _cloud(self) -> CloudEndpoints:
@@ -315,19 +347,83 @@ def _label(system: System) -> str:
     return system.name or str(system.system_id)
 
 
-class LiveOnePushOptionsFlow(OptionsFlow):
-    """Turn pushing to LiveOne on or off, and say where each system's readings go.
+class LiveOneEnphaseOptionsFlow(OptionsFlow):
+    """A menu: the Enphase API plan, or pushing to LiveOne.
 
-    Each system gets a field named after it (a name cannot be translated): its LiveOne site id,
-    empty for a system not pushed. The API key is never shown back; left empty, the stored one
-    stays. Saving with pushing on runs LiveOne's `test` for every site first.
+    Plan: Watt saves at once (its limits are published); Kilowatt and custom ask for the limits
+    next, starting from the entry's figures or Kilowatt's lowest known ones (see `plan`).
+
+    LiveOne: turn pushing on or off, and say where each system's readings go. Each system gets a
+    field named after it (a name cannot be translated): its LiveOne site id, empty for a system
+    not pushed. The API key is never shown back; left empty, the stored one stays. Saving with
+    pushing on runs LiveOne's `test` for every site first.
     """
 
     def __init__(self) -> None:
         self._fields: dict[str, int] = {}
+        self._plan = PlanOptions()
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Show the options; check and save them."""
+        """Offer the two forms."""
+        return self.async_show_menu(step_id="init", menu_options=["plan", "liveone"])
+
+    async def async_step_plan(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Choose the plan and the reserve."""
+        current = PlanOptions.from_options(self.config_entry.options)
+        if user_input is not None:
+            kind = PlanKind(user_input[CONF_PLAN])
+            reserve = round(user_input[CONF_RESERVE])
+            if kind is PlanKind.WATT:
+                return self._save(PlanOptions(reserve_pct=reserve).as_options())
+            per_month, per_minute = PlanOptions.suggested_limits(kind, current)
+            self._plan = PlanOptions(kind, per_month, per_minute, reserve)
+            return await self.async_step_plan_limits()
+        schema = _form({vol.Required(CONF_PLAN): _PLAN, vol.Required(CONF_RESERVE): _RESERVE})
+        suggested = {CONF_PLAN: current.kind.value, CONF_RESERVE: current.reserve_pct}
+        return self.async_show_form(
+            step_id="plan",
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            description_placeholders={"developer_portal_url": DEVELOPER_PORTAL_URL},
+        )
+
+    async def async_step_plan_limits(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Enter the limits of a Kilowatt or custom plan."""
+        errors: dict[str, str] = {}
+        suggested: dict[str, Any] = {
+            CONF_PER_MONTH: self._plan.per_month,
+            CONF_PER_MINUTE: self._plan.per_minute,
+        }
+        if user_input is not None:
+            suggested = dict(user_input)
+            errors = _limit_errors(user_input)
+            if not errors:
+                plan = PlanOptions(
+                    self._plan.kind,
+                    int(user_input[CONF_PER_MONTH]),
+                    int(user_input[CONF_PER_MINUTE]),
+                    self._plan.reserve_pct,
+                )
+                return self._save(plan.as_options())
+        schema = _form(
+            {vol.Required(CONF_PER_MONTH): _LIMIT, vol.Required(CONF_PER_MINUTE): _LIMIT}
+        )
+        return self.async_show_form(
+            step_id="plan_limits",
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            errors=errors,
+            description_placeholders={"developer_portal_url": DEVELOPER_PORTAL_URL},
+        )
+
+    def _save(self, options: Mapping[str, Any]) -> ConfigFlowResult:
+        """Store one form's options, keeping the other form's."""
+        return self.async_create_entry(data={**self.config_entry.options, **options})
+
+    async def async_step_liveone(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the LiveOne options; check and save them."""
         current = PushOptions.from_options(self.config_entry.options)
         if not self._fields:
             self._fields = _site_fields(self.config_entry)
@@ -338,7 +434,7 @@ class LiveOnePushOptionsFlow(OptionsFlow):
                 errors = await self._async_check(options)
             if not errors:
                 await _async_apply(self.config_entry, options)
-                return self.async_create_entry(data=options.as_options())
+                return self._save(options.as_options())
         suggested: dict[str, Any] = {
             CONF_PUSH: current.enabled or not self.config_entry.options,
             CONF_URL: current.base_url,
@@ -355,7 +451,7 @@ class LiveOnePushOptionsFlow(OptionsFlow):
             }
         )
         return self.async_show_form(
-            step_id="init",
+            step_id="liveone",
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
             errors=errors,
         )
@@ -389,6 +485,18 @@ class LiveOnePushOptionsFlow(OptionsFlow):
             return {}
         system_id, err = failure
         return _options_error(err, next(k for k, v in self._fields.items() if v == system_id))
+
+
+def _limit_errors(user_input: Mapping[str, Any]) -> dict[str, str]:
+    """Return the errors of entered plan limits (empty: a ledger can honour them)."""
+    errors = {
+        key: "limit_invalid"
+        for key in (CONF_PER_MONTH, CONF_PER_MINUTE)
+        if not float(user_input[key]).is_integer() or user_input[key] < 1
+    }
+    if not errors and user_input[CONF_PER_MINUTE] > user_input[CONF_PER_MONTH]:
+        errors[CONF_PER_MINUTE] = "per_minute_above_per_month"
+    return errors
 
 
 async def _async_apply(entry: ConfigEntry, options: PushOptions) -> None:

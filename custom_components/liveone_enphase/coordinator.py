@@ -49,6 +49,7 @@ from homeassistant.util.hass_dict import HassKey
 from sqlalchemy.exc import SQLAlchemyError
 
 from .budget.ledger import BudgetStatus
+from .budget.limits import PlanLimits
 from .budget.model import EndpointCall, PollPlan, Role, SystemProfile, SystemProgress
 from .budget.planner import PollPlanner
 from .budget.sun import SunCalendar
@@ -351,6 +352,24 @@ class LiveOneEnphaseCoordinator(DataUpdateCoordinator[ReadingsState]):
         )
 
     # --- planning -----------------------------------------------------------------------------
+
+    async def async_set_plan(self, limits: PlanLimits) -> None:
+        """Take the entry's changed plan option and plan with it at once.
+
+        The shared ledger keeps its counts and honours the strictest plan of its entries; this
+        entry's next poll is recomputed now (the others' at their next refresh, as when an
+        entry joins or leaves). A plan with more calls a month is an upgrade: endpoints Enphase
+        refused may be in it, so each is tried once more with the next poll.
+        """
+        entry_id = self.config_entry.entry_id
+        previous = self.budget.plans[entry_id]
+        if previous == limits:
+            return
+        self.budget.set_plan(entry_id, limits)
+        upgraded = limits.per_month > previous.per_month
+        if upgraded and self._saved.readings.retry_forbidden(dt_util.utcnow()):
+            await self._store.async_save(self._saved)
+        await self.async_refresh()
 
     def _plan(self) -> PollPlan:
         """Ask the planner, with this entry's share of an application used by several entries."""

@@ -12,6 +12,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from . import LiveOneEnphaseConfigEntry
+from .budget.limits import PlanLimits
 from .push import CONF_API_KEY as CONF_LIVEONE_API_KEY
 from .readings.state import SystemReadings
 
@@ -34,7 +35,11 @@ TO_REDACT: Final = {
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: LiveOneEnphaseConfigEntry
 ) -> dict[str, Any]:
-    """Describe the entry, its systems, the last poll and the application's budget."""
+    """Describe the entry, its systems, the last poll and the application's budget.
+
+    `budget.plan` is what the shared ledger honours (the strictest plan of the entries using
+    the application), `budget.entry_plan` what this entry's plan option names.
+    """
     coordinator = entry.runtime_data.coordinator
     ledger = coordinator.budget.ledger
     status = coordinator.budget_status()
@@ -52,9 +57,8 @@ async def async_get_config_entry_diagnostics(
             "budget": {
                 "application": coordinator.budget.key,
                 "entries_sharing": len(coordinator.budget.entry_ids),
-                "plan": status.limits.name,
-                "per_month": status.limits.per_month,
-                "per_minute": status.limits.per_minute,
+                "plan": _plan(status.limits),
+                "entry_plan": _plan(coordinator.budget.plans[entry.entry_id]),
                 "used": status.used,
                 "token_requests": status.token_requests,
                 "failed": status.failed,
@@ -82,6 +86,16 @@ async def async_get_config_entry_diagnostics(
         },
         TO_REDACT,
     )
+
+
+def _plan(limits: PlanLimits) -> dict[str, Any]:
+    """Describe a plan: the one the ledger honours, or the one this entry's option names."""
+    return {
+        "name": limits.name,
+        "per_month": limits.per_month,
+        "per_minute": limits.per_minute,
+        "reserve_percent": round(limits.reserve_fraction * 100, 2),
+    }
 
 
 def _summary(readings: SystemReadings) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Repair issues for the call budget and for endpoints outside the Enphase plan.
 
 Each issue mirrors a condition and is re-evaluated after every poll: raised while the condition
-holds, deleted when it ends. None is fixable from Home Assistant (the user acts on Enphase's
-developer portal or reconfigures the entry), so there is no repair flow.
+holds, deleted when it ends. None is fixable by a repair flow: the user acts on Enphase's
+developer portal, then names the plan in the options (or reconfigures the entry).
 
 - `budget_running_out` (per application): at the pace of the month so far, the calls Enphase
   allows would run out before the month ends. Judged only after `PACE_AFTER` of the month, so a
@@ -10,7 +10,8 @@ developer portal or reconfigures the entry), so there is no repair flow.
 - `budget_exhausted` (per application): Enphase answered "month limit reached" (429), or the
   ledger has counted every call the plan allows; polling resumes when the month resets.
 - `endpoint_forbidden` (per system): Enphase answered 403 for endpoints outside the plan; their
-  sensors are not created.
+  sensors are removed. Each is tried once more 30 days after the refusal, or with the next poll
+  after the plan option names a bigger plan; an answer clears it from the issue.
 """
 
 from collections.abc import Iterable
@@ -106,7 +107,11 @@ def async_update_forbidden_issue(
         is_fixable=False,
         severity=ir.IssueSeverity.WARNING,
         translation_key="endpoint_forbidden",
-        translation_placeholders={"name": name, "endpoints": ", ".join(endpoints)},
+        translation_placeholders={
+            "name": name,
+            "endpoints": ", ".join(endpoints),
+            "developer_portal_url": DEVELOPER_PORTAL_URL,
+        },
         learn_more_url=DEVELOPER_PORTAL_URL,
     )
 

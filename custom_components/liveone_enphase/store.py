@@ -3,6 +3,9 @@
 - One ledger per Enphase application (OAuth client id), shared by every entry that logs in with
   it, since Enphase counts the application's calls together. It lives in `ApplicationBudgets`
   (hass.data), is loaded by the first entry that needs it and saved and dropped after the last.
+  Its limits are not stored: each loaded entry names its plan (the plan option), and the ledger
+  follows the strictest of them (`PlanLimits.strictest`), re-evaluated whenever an entry joins,
+  leaves or changes its option.
 - One store per entry: its systems' readings (counters, latest values, what each endpoint has
   delivered) and their inventory (name, time zone, hardware).
 
@@ -68,8 +71,25 @@ class ApplicationBudget:
         self.client_id = client_id
         self.key = application_key(client_id)
         self.ledger = ledger
-        self.entry_ids: set[str] = set()
+        self.plans: dict[str, PlanLimits] = {}
+        """The plan each loaded entry names (entry id → limits)."""
         self._store = store
+
+    @property
+    def entry_ids(self) -> set[str]:
+        """The loaded entries that use the application."""
+        return set(self.plans)
+
+    def set_plan(self, entry_id: str, limits: PlanLimits) -> None:
+        """Take an entry's plan; the ledger keeps its counts and honours the strictest plan."""
+        self.plans[entry_id] = limits
+        self.ledger.limits = PlanLimits.strictest(self.plans.values())
+
+    def drop_plan(self, entry_id: str) -> None:
+        """Forget an unloaded entry's plan (the others' still apply)."""
+        self.plans.pop(entry_id, None)
+        if self.plans:
+            self.ledger.limits = PlanLimits.strictest(self.plans.values())
 
     async def async_save(self) -> None:
         """Write the ledger now (after every poll)."""
@@ -87,19 +107,24 @@ class ApplicationBudgets:
     """Every loaded application's budget, keyed by client id."""
 
     hass: HomeAssistant
-    limits: PlanLimits
     loaded: dict[str, ApplicationBudget] = field(default_factory=dict)
     pending: dict[str, list[tuple[datetime, int | None]]] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def async_acquire(self, client_id: str, entry_id: str) -> ApplicationBudget:
-        """Return the application's budget, loading its ledger on first use."""
+    async def async_acquire(
+        self, client_id: str, entry_id: str, limits: PlanLimits
+    ) -> ApplicationBudget:
+        """Return the application's budget, loading its ledger on first use.
+
+        `limits` is the plan the entry names; the ledger honours the strictest plan of the
+        entries that use the application.
+        """
         async with self.lock:
             budget = self.loaded.get(client_id)
             if budget is None:
-                budget = await self._async_load(client_id)
+                budget = await self._async_load(client_id, limits)
                 self.loaded[client_id] = budget
-            budget.entry_ids.add(entry_id)
+            budget.set_plan(entry_id, limits)
             for at, status in self.pending.pop(client_id, []):
                 budget.record_token_request(at, status)
             return budget
@@ -108,9 +133,9 @@ class ApplicationBudgets:
         """Save the ledger; forget it once no entry uses the application."""
         async with self.lock:
             budget = self.loaded[client_id]
-            budget.entry_ids.discard(entry_id)
+            budget.drop_plan(entry_id)
             await budget.async_save()
-            if not budget.entry_ids:
+            if not budget.plans:
                 del self.loaded[client_id]
 
     @callback
@@ -125,15 +150,15 @@ class ApplicationBudgets:
         if len(waiting) < _MAX_PENDING:
             waiting.append((now, status))
 
-    async def _async_load(self, client_id: str) -> ApplicationBudget:
+    async def _async_load(self, client_id: str, limits: PlanLimits) -> ApplicationBudget:
         key = application_key(client_id)
         store: Store[dict[str, Any]] = Store(self.hass, STORAGE_VERSION, f"{DOMAIN}.ledger.{key}")
         saved = await store.async_load()
         clock = dt_util.utcnow
         ledger = (
-            CallLedger(self.limits, clock)
+            CallLedger(limits, clock)
             if saved is None
-            else CallLedger.from_dict(saved, self.limits, clock)
+            else CallLedger.from_dict(saved, limits, clock)
         )
         _LOGGER.debug("Application %s: %s calls counted this month", key, ledger.used)
         return ApplicationBudget(client_id, ledger, store)
@@ -144,7 +169,7 @@ def async_get_budgets(hass: HomeAssistant) -> ApplicationBudgets:
     """Return the registry of application budgets (created, with its observer, on first use)."""
     budgets = hass.data.get(DATA_BUDGETS)
     if budgets is None:
-        budgets = hass.data[DATA_BUDGETS] = ApplicationBudgets(hass, PlanLimits.watt())
+        budgets = hass.data[DATA_BUDGETS] = ApplicationBudgets(hass)
         hass.data[TOKEN_REQUEST_OBSERVER] = budgets.observe_token_request
     return budgets
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -53,6 +54,39 @@ def test_plan_limits() -> None:
         PlanLimits("bad", 0, 10)
     with pytest.raises(ValueError, match="reserve"):
         PlanLimits("bad", 10, 10, 1.0)
+
+
+def test_the_strictest_of_several_plans() -> None:
+    watt = PlanLimits.watt()
+    custom = PlanLimits("Custom", 5_000, 5, 0.1)
+    combined = PlanLimits.strictest([PlanLimits.kilowatt(), custom, watt.with_reserve(0.02)])
+    assert combined == PlanLimits("Watt", 1_000, 5, 0.1)
+    assert PlanLimits.strictest([watt]) == watt
+    # Equal months: the first plan names the result.
+    assert PlanLimits.strictest([custom, replace(custom, name="Other")]).name == "Custom"
+    with pytest.raises(ValueError, match="no plan"):
+        PlanLimits.strictest([])
+
+
+async def test_new_limits_apply_at_once_and_keep_the_count() -> None:
+    clock = ManualClock(START)
+    ledger = _ledger(clock)
+    await _spend(ledger, clock, 950)
+    assert ledger.refusal(LATEST) == next_month_start(START)
+
+    ledger.limits = PlanLimits.kilowatt(per_minute=3)
+
+    assert ledger.refusal(LATEST) == clock() - timedelta(seconds=14) + MINUTE_WINDOW
+    clock.advance(MINUTE_WINDOW)
+    assert ledger.refusal(LATEST) is None
+    status = ledger.status()
+    assert (status.used, status.usable_left, status.minute_limit) == (950, 9_500 - 950, 2)
+    await _call(ledger, clock, RequestOutcome.OK)
+    await _call(ledger, clock, RequestOutcome.OK)
+    assert ledger.refusal(LATEST) == clock() + MINUTE_WINDOW
+    ledger.limits = PlanLimits.watt()
+    assert ledger.used == 952
+    assert ledger.refusal(LATEST) == next_month_start(START)
 
 
 def test_month_bounds_are_utc() -> None:

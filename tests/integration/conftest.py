@@ -188,6 +188,16 @@ def expire_token(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     hass.config_entries.async_update_entry(entry, data={**entry.data, "token": token})
 
 
+async def open_options(hass: HomeAssistant, entry_id: str, form: str) -> ConfigFlowResult:
+    """Open the entry's options and pick one form from their menu ("plan" or "liveone")."""
+    menu = await hass.config_entries.options.async_init(entry_id)
+    assert menu["type"] is FlowResultType.MENU
+    assert list(menu["menu_options"]) == ["plan", "liveone"]
+    return await hass.config_entries.options.async_configure(
+        menu["flow_id"], {"next_step_id": form}
+    )
+
+
 def strings() -> dict[str, Any]:
     """The integration's strings.json."""
     result: dict[str, Any] = json.loads(STRINGS.read_text(encoding="utf-8"))

@@ -17,7 +17,7 @@ from custom_components.liveone_enphase.push import (
 )
 
 from . import test_push as push_tests
-from .conftest import BATTERY_SITE, SOLAR_SITE, make_entry, strings
+from .conftest import BATTERY_SITE, SOLAR_SITE, make_entry, open_options, strings
 from .test_push import KEY, SITE_A, SITE_B, SITES, Stack, push_of, push_options
 
 pytestmark = pytest.mark.usefixtures("credentials")
@@ -61,10 +61,10 @@ async def test_the_form_names_each_system_and_never_shows_the_key(
 ) -> None:
     entry = await stack.setup(hass)
 
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await open_options(hass, entry.entry_id, "liveone")
 
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "init"
+    assert result["step_id"] == "liveone"
     assert fields(result) == {
         CONF_PUSH: True,
         CONF_URL: stack.server.liveone_url,
@@ -73,14 +73,18 @@ async def test_the_form_names_each_system_and_never_shows_the_key(
         SOLAR_FIELD: SITE_B,
     }
     assert KEY not in repr(result)
-    assert set(strings()["options"]["step"]["init"]["data"]) == {CONF_PUSH, CONF_URL, CONF_API_KEY}
+    assert set(strings()["options"]["step"]["liveone"]["data"]) == {
+        CONF_PUSH,
+        CONF_URL,
+        CONF_API_KEY,
+    }
 
 
 async def test_saving_tests_each_site_and_keeps_the_key_left_empty(
     hass: HomeAssistant, stack: Stack
 ) -> None:
     entry = await stack.setup(hass)
-    flow = await hass.config_entries.options.async_init(entry.entry_id)
+    flow = await open_options(hass, entry.entry_id, "liveone")
     tested = len(stack.receiver.posts(action="test"))
 
     result = await hass.config_entries.options.async_configure(
@@ -123,7 +127,7 @@ async def test_each_error_is_shown_on_the_field_to_change(
             stack.receiver.force_status(400)
         case "enphase":  # an address that answers, but not like LiveOne
             typed[CONF_URL] = stack.server.enphase_url
-    flow = await hass.config_entries.options.async_init(entry.entry_id)
+    flow = await open_options(hass, entry.entry_id, "liveone")
 
     result = await hass.config_entries.options.async_configure(flow["flow_id"], typed)
 
@@ -138,7 +142,7 @@ async def test_each_error_is_shown_on_the_field_to_change(
 
 async def test_a_key_is_needed_when_none_is_stored(hass: HomeAssistant, stack: Stack) -> None:
     entry = await stack.setup(hass, {})
-    flow = await hass.config_entries.options.async_init(entry.entry_id)
+    flow = await open_options(hass, entry.entry_id, "liveone")
     # A first setup suggests pushing, to LiveOne's public address.
     assert fields(flow)[CONF_PUSH] is True
     assert fields(flow)[CONF_URL] == DEFAULT_URL
@@ -158,7 +162,7 @@ async def test_a_key_is_needed_when_none_is_stored(hass: HomeAssistant, stack: S
 
 async def test_turning_pushing_off_asks_liveone_nothing(hass: HomeAssistant, stack: Stack) -> None:
     entry = await stack.setup(hass)
-    flow = await hass.config_entries.options.async_init(entry.entry_id)
+    flow = await open_options(hass, entry.entry_id, "liveone")
     asked = len(stack.receiver.requests)
 
     result = await hass.config_entries.options.async_configure(
@@ -179,7 +183,7 @@ async def test_an_entry_not_loaded_names_its_systems_by_id(
     hass: HomeAssistant, stack: Stack
 ) -> None:
     entry: MockConfigEntry = make_entry(hass, stack.cloud, stack.server.enphase_url)
-    flow = await hass.config_entries.options.async_init(entry.entry_id)
+    flow = await open_options(hass, entry.entry_id, "liveone")
     assert set(fields(flow)) == {CONF_PUSH, CONF_URL, CONF_API_KEY, *map(str, SITES)}
 
     typed = {CONF_PUSH: True, CONF_URL: stack.server.liveone_url, CONF_API_KEY: KEY}

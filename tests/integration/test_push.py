@@ -57,6 +57,7 @@ from .conftest import (
     TimeMachine,
     assert_issue_translated,
     make_entry,
+    open_options,
 )
 
 pytestmark = pytest.mark.usefixtures("credentials")
@@ -358,7 +359,7 @@ async def test_a_wrong_key_raises_one_issue_probes_hourly_and_the_options_fix_dr
     await hass.async_block_till_done()
     assert push_of(entry).status.state is OutboxState.PAUSED_AUTH
 
-    flow = await hass.config_entries.options.async_init(entry.entry_id)
+    flow = await open_options(hass, entry.entry_id, "liveone")
     schema = flow["data_schema"]
     assert schema is not None
     names = [str(key) for key in schema.schema]
@@ -442,7 +443,7 @@ async def test_rejected_readings_are_dropped_with_an_issue_until_the_options_are
     }
 
     # Saving the options (nothing changed, the key left empty) acknowledges the loss, for good.
-    flow = await hass.config_entries.options.async_init(entry.entry_id)
+    flow = await open_options(hass, entry.entry_id, "liveone")
     schema = flow["data_schema"]
     assert schema is not None
     defaults = {

@@ -294,6 +294,7 @@ async def test_endpoints_outside_the_plan_create_no_sensor_and_one_issue(
     assert issue.translation_placeholders == {
         "name": "Demo Battery Home",
         "endpoints": "battery_lifetime, telemetry/battery",
+        "developer_portal_url": "https://developer-v4.enphase.com",
     }
     forbidden = [r for r in enphase_cloud.requests if r.status == 403]
     assert len(forbidden) == 2  # each asked once, never again

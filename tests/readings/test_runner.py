@@ -189,9 +189,20 @@ async def test_forbidden_endpoints_are_dropped_from_later_plans(
         report = await rig.runner.run(rig.plan())
         forbidden = {r.endpoint for r in report.with_status(CallStatus.FORBIDDEN)}
         assert forbidden == {Endpoint.BATTERY_TELEMETRY, Endpoint.BATTERY_LIFETIME}
-        assert rig.state.system(BATTERY.system_id).profile().forbidden == forbidden
+        battery = rig.state.system(BATTERY.system_id)
+        assert battery.profile().forbidden == forbidden
+        assert battery.forbidden[Endpoint.BATTERY_LIFETIME].refused_at == rig.clock()
         planned = {c.endpoint for calls in rig.plan().calls.values() for c in calls}
         assert not planned & forbidden
+
+        # The plan now covers battery data: a retry's answer is merged and lifts the refusal.
+        cloud.application.limiter.plan = Plan.WATT
+        rig.clock.advance(timedelta(minutes=2))
+        retry = EndpointCall(Endpoint.BATTERY_LIFETIME, Role.RETRY)
+        report = await rig.runner.run(PollPlan(rig.clock(), {BATTERY.system_id: (retry,)}, "t"))
+        assert [r.status for r in report.results] == [CallStatus.OK]
+        assert set(battery.forbidden) == {Endpoint.BATTERY_TELEMETRY}
+        assert battery.total_known(Stream.BATTERY_CHARGE)
 
 
 async def test_a_month_429_blocks_and_ends_the_poll(rig: Rig) -> None:

@@ -4,7 +4,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from custom_components.liveone_enphase.budget.model import DEFAULT_VISIBLE_AFTER
+from custom_components.liveone_enphase.budget.model import DEFAULT_VISIBLE_AFTER, Refusal
 from custom_components.liveone_enphase.enphase import Endpoint, SystemMeta
 from custom_components.liveone_enphase.readings.energy import (
     FOLD_DAYS,
@@ -323,7 +323,7 @@ def test_state_round_trip_and_system_updates() -> None:
         p.battery(NOON - Q, NOON, [(NOON, 1.0, 2.0, 50.0)], aggregate="50%"),
         NOON,
     )
-    home.note_forbidden(Endpoint.BATTERY_LIFETIME)
+    home.note_forbidden(Endpoint.BATTERY_LIFETIME, NOON)
     home.note_live(NOON)
     restored = _roundtrip(state)
     again = restored.system(p.SYSTEM)
@@ -418,3 +418,44 @@ def test_grid_derived_without_a_battery_and_silent_devices() -> None:
     )
     assert {q: (r.watts, r.measured_at) for q, r in pv.power.items()} == before
     assert pv.last_report_at is None
+
+
+def test_a_refused_endpoint_waits_for_its_retry_and_an_answer_clears_it() -> None:
+    state = ReadingsState()
+    home = _home()
+    state.systems[home.system_id] = home
+    assert not state.retry_forbidden(NOON)  # nothing refused: nothing to retry
+    home.note_attempt(Endpoint.BATTERY_TELEMETRY, NOON)
+    home.note_forbidden(Endpoint.BATTERY_TELEMETRY, NOON)
+    assert home.profile().forbidden == {Endpoint.BATTERY_TELEMETRY}
+    assert home.progress().retries == {Endpoint.BATTERY_TELEMETRY: NOON + timedelta(days=30)}
+
+    # The plan grew: the retry may come at once, but never later than it would have.
+    later = NOON + timedelta(days=2)
+    assert state.retry_forbidden(later)
+    assert home.progress().retries == {Endpoint.BATTERY_TELEMETRY: later}
+    assert state.retry_forbidden(NOON + timedelta(days=60))
+    assert home.forbidden[Endpoint.BATTERY_TELEMETRY] == Refusal(NOON, later)
+    assert _roundtrip(state).system(p.SYSTEM).forbidden == home.forbidden
+
+    at = later + Q
+    home.apply(Endpoint.BATTERY_TELEMETRY, p.battery(at - Q, at, [(at, 1.0, 2.0, 50.0)]), at)
+    assert home.forbidden == {}
+    assert home.profile().forbidden == frozenset()
+    assert home.progress().retries == {}
+
+
+def test_refusals_of_older_stores_are_dated_by_the_refused_call() -> None:
+    home = _home()
+    home.note_attempt(Endpoint.BATTERY_TELEMETRY, NOON)
+    saved = home.to_dict()
+    # Before refusals were dated, the store listed the refused endpoints only.
+    saved["forbidden"] = [Endpoint.BATTERY_TELEMETRY.value, Endpoint.BATTERY_LIFETIME.value]
+
+    restored = SystemReadings.from_dict(json.loads(json.dumps(saved)))
+
+    assert restored.forbidden == {
+        Endpoint.BATTERY_TELEMETRY: Refusal.at(NOON),
+        # Never attempted as far as the store knows: refused long ago, retried at once.
+        Endpoint.BATTERY_LIFETIME: Refusal.at(datetime.fromtimestamp(0, UTC)),
+    }

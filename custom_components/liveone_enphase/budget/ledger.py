@@ -119,6 +119,9 @@ class CallLedger:
     Implements the client's `RequestGuard`. Ordinary requests are refused once only the reserve
     is left; priority requests (token refreshes by default) may use the reserve. A 429 blocks
     everything until Enphase's `period_end`.
+
+    `limits` is a setting, not part of the count: assigning new limits (the user changed the
+    plan) takes effect with the next question and keeps every count of the month.
     """
 
     def __init__(

@@ -5,6 +5,7 @@ plans' figures vary between sources, so every number here can be overridden.
 """
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Self
 
@@ -50,6 +51,26 @@ class PlanLimits:
     def with_reserve(self, reserve_fraction: float) -> Self:
         """Return the same plan with another reserve."""
         return replace(self, reserve_fraction=reserve_fraction)
+
+    @classmethod
+    def strictest(cls, plans: Iterable[Self]) -> Self:
+        """Combine the plans several config entries name for one application into one.
+
+        Enphase applies one plan per application, so entries that disagree cannot all be right:
+        the ledger then honours the lowest monthly and per-minute limits and the largest
+        reserve, which can only make it poll less, never break a limit. The result is named
+        after the plan with the fewest calls a month (the first of equals).
+        """
+        chosen = list(plans)
+        if not chosen:
+            raise ValueError("no plan to combine")
+        smallest = min(chosen, key=lambda plan: plan.per_month)
+        return cls(
+            smallest.name,
+            smallest.per_month,
+            min(plan.per_minute for plan in chosen),
+            max(plan.reserve_fraction for plan in chosen),
+        )
 
     @property
     def reserve(self) -> int:

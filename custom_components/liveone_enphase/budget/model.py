@@ -5,7 +5,7 @@ and the planner itself stays a pure function of them, the ledger's status and th
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
@@ -34,6 +34,8 @@ LIFETIME_ENDPOINTS = frozenset(
 DEFAULT_REPORT_CADENCE = timedelta(minutes=15)
 DEFAULT_VISIBLE_AFTER = timedelta(minutes=25, seconds=30)
 """How long after a report Enphase has surely published it (15-25 min lag, plus a margin)."""
+FORBIDDEN_RETRY_AFTER = timedelta(days=30)
+"""How long an endpoint Enphase refused (403) is left alone before it is tried once more."""
 
 
 class Role(StrEnum):
@@ -47,6 +49,9 @@ class Role(StrEnum):
     """The daily fetch that completes yesterday's and the night's intervals."""
     LIFETIME = "lifetime"
     """Daily totals: the first fill of the lifetime counters, then a periodic check."""
+    RETRY = "retry"
+    """One call to an endpoint Enphase refused (403) long ago or before a plan change: is it in
+    the plan now?"""
     HISTORY = "history"
     """A past day the hourly statistics still miss: only with calls nothing else wants."""
 
@@ -81,6 +86,27 @@ class PollPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class Refusal:
+    """Enphase refused an endpoint (403: outside the plan): when, and when to ask once more.
+
+    A plan is not forever (the user may upgrade it), so a refusal is retried once
+    `FORBIDDEN_RETRY_AFTER` later, or sooner when the user says the plan grew.
+    """
+
+    refused_at: datetime
+    retry_at: datetime
+
+    @classmethod
+    def at(cls, moment: datetime) -> Refusal:
+        """Date a refusal: the endpoint is left alone for `FORBIDDEN_RETRY_AFTER`."""
+        return cls(moment, moment + FORBIDDEN_RETRY_AFTER)
+
+    def retry_from(self, moment: datetime) -> Refusal:
+        """Allow the retry from `moment` on (the plan changed), if it was not allowed earlier."""
+        return replace(self, retry_at=min(self.retry_at, moment))
+
+
+@dataclass(frozen=True, slots=True)
 class SystemProfile:
     """What a system has, and which endpoints Enphase refused (403) for it."""
 
@@ -92,8 +118,10 @@ class SystemProfile:
 
     def usable(self, endpoint: Endpoint) -> bool:
         """Whether the endpoint applies to this system and is in the plan."""
-        if endpoint in self.forbidden:
-            return False
+        return endpoint not in self.forbidden and self.applies(endpoint)
+
+    def applies(self, endpoint: Endpoint) -> bool:
+        """Whether the endpoint applies to this system's hardware, plan or not."""
         match endpoint:
             case Endpoint.PRODUCTION_METER:
                 return self.has_production_meter
@@ -197,6 +225,8 @@ class SystemProgress:
     )
     history: tuple[EndpointCall, ...] = ()
     """Past days the hourly statistics still miss (`Role.HISTORY` calls, oldest first)."""
+    retries: Mapping[Endpoint, datetime] = field(default_factory=lambda: MappingProxyType({}))
+    """When each refused (forbidden) endpoint may be tried once more (`Refusal.retry_at`)."""
 
     def of(self, endpoint: Endpoint) -> EndpointProgress:
         """Progress of one endpoint (empty if never asked)."""

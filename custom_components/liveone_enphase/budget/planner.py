@@ -19,6 +19,11 @@ How it spends the month:
   ride on one that is going anyway, within what the minute and the month still allow, and go
   first when a plan must be trimmed. The allocation counts the ones listed as a fixed cost, so
   the rest of the month is spread over what they leave.
+- An endpoint Enphase refused (403) is retried once its wait is over (`SystemProgress.retries`:
+  30 days after the refusal, or at once after the user named a bigger plan): one call, riding
+  like a history call (before them) on the next poll that goes anyway; only a system with
+  nothing else to poll gets a poll of its own for it. A retry that fails for another reason is
+  tried again after `retry_after`. Retries due this month are a fixed cost too.
 - The allocation is recomputed at every plan from the calls actually left, so a restart storm or
   another application on the same key only stretches the spacing for the rest of the month. It is
   computed as of the last live poll (not "now"), so planning again later — after a restart —
@@ -56,10 +61,17 @@ _DAY = timedelta(days=1)
 # A catch-up instant missed by more than this (Home Assistant was down, or the budget said
 # no) is not made up for late: the next one reaches back over both days.
 _CATCH_UP_GRACE = timedelta(hours=1)
-_ROLE_ORDER = {Role.LIVE: 0, Role.REFRESH: 1, Role.CATCH_UP: 2, Role.LIFETIME: 3, Role.HISTORY: 4}
+_ROLE_ORDER = {
+    Role.LIVE: 0,
+    Role.REFRESH: 1,
+    Role.CATCH_UP: 2,
+    Role.LIFETIME: 3,
+    Role.RETRY: 4,
+    Role.HISTORY: 5,
+}
 # When the budget cannot pay for a whole plan, drop these first (a missed catch-up is made
 # good by the next one, which reaches back a week; a missed live value is lost).
-_TRIM_ORDER = (Role.HISTORY, Role.REFRESH, Role.LIFETIME, Role.CATCH_UP, Role.LIVE)
+_TRIM_ORDER = (Role.HISTORY, Role.RETRY, Role.REFRESH, Role.LIFETIME, Role.CATCH_UP, Role.LIVE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +129,8 @@ class PollPlanner:
         now = self._clock()
         month_end = budget.month_end
         allocation = self.allocation(systems, budget)
-        items = sorted(self._items(systems, allocation, now))
+        # Retries ride on other polls; only with nothing else to poll do they make their own.
+        items = sorted(self._items(systems, allocation, now)) or self._retries(systems, month_end)
         if not items:
             return PollPlan(month_end, {}, "nothing to poll this month")
         for at in sorted({max(item.due, now) for item in items}):
@@ -134,7 +147,13 @@ class PollPlanner:
             chosen = self._affordable(chosen, spendable)
             if chosen:
                 chosen = chosen[: budget.minute_limit]
-                chosen += _history(systems, chosen, at, budget, spendable)
+                taken = {(item.system_id, item.call.endpoint) for item in chosen}
+                retries = [
+                    item
+                    for item in self._retries(systems, at)
+                    if (item.system_id, item.call.endpoint) not in taken
+                ]
+                chosen += _spare(retries + _history(systems, at), chosen, at, budget, spendable)
                 return _assemble(chosen, at, budget, allocation)
         return PollPlan(min(month_end, now + _DAY), {}, "the budget is spent for now")
 
@@ -164,6 +183,7 @@ class PollPlanner:
                     lifetime_cost += 1
             catch_up_cost += len(catch_up)
             fixed += len(progress.history)
+            fixed += sum(1 for _, at in _retry_waits(profile, progress) if at < month_end)
             if progress.report_cadence >= settings.slow_cadence:
                 fixed += ceil((month_end - reference) / progress.report_cadence) * len(live)
                 continue
@@ -218,6 +238,28 @@ class PollPlanner:
                 yield _Item(
                     self._lifetime_due(state, now), _ROLE_ORDER[Role.LIFETIME], system_id, call
                 )
+
+    def _retries(self, systems: Sequence[PlannedSystem], by: datetime) -> list[_Item]:
+        """One call per refused endpoint whose wait is over by `by`, due when it is over.
+
+        An endpoint that no longer applies to the hardware is not retried; a retry that failed
+        otherwise than with a 403 waits `retry_after`, like any failed call.
+        """
+        now = self._clock()
+        items = []
+        for profile, progress in systems:
+            lag = progress.settled_after(self.settings.visible_after)
+            for endpoint, wait_until in _retry_waits(profile, progress):
+                state = progress.of(endpoint)
+                due = max(wait_until, self._retry_at(state) or wait_until)
+                if due > by:
+                    continue
+                if endpoint in LIFETIME_ENDPOINTS:
+                    call = EndpointCall(endpoint, Role.RETRY, start_date=state.resume_date)
+                else:
+                    call = self._interval_call(endpoint, Role.RETRY, state, lag, max(due, now))
+                items.append(_Item(due, _ROLE_ORDER[Role.RETRY], profile.system_id, call))
+        return sorted(items)
 
     def _riders(
         self,
@@ -418,24 +460,37 @@ def _assemble(
     return PollPlan(when, calls, _reason(chosen, allocation))
 
 
-def _history(
-    systems: Sequence[PlannedSystem],
+def _retry_waits(
+    profile: SystemProfile, progress: SystemProgress
+) -> Iterator[tuple[Endpoint, datetime]]:
+    """Yield the refused endpoints that still apply to the system, with the end of each wait."""
+    for endpoint, wait_until in sorted(progress.retries.items()):
+        if profile.applies(endpoint):
+            yield endpoint, wait_until
+
+
+def _history(systems: Sequence[PlannedSystem], at: datetime) -> list[_Item]:
+    """Every history call listed, as riders of the poll at `at` (oldest first per system)."""
+    return [
+        _Item(at, _ROLE_ORDER[Role.HISTORY], profile.system_id, call)
+        for profile, progress in systems
+        for call in progress.history
+    ]
+
+
+def _spare(
+    calls: Sequence[_Item],
     chosen: Sequence[_Item],
     at: datetime,
     budget: BudgetStatus,
     spendable: int,
 ) -> list[_Item]:
-    """History calls that fit in the poll at `at` without delaying it or overspending.
+    """Return the first `calls` that fit in the poll at `at`, neither delaying it nor overspending.
 
     One request of the minute is left free: a token refresh may come with the poll.
     """
     room = min(spendable, budget.minute_limit - 1) - len(chosen)
-    calls = [
-        _Item(at, _ROLE_ORDER[Role.HISTORY], profile.system_id, call)
-        for profile, progress in systems
-        for call in progress.history
-    ]
-    riders = calls[: max(0, room)]
+    riders = list(calls[: max(0, room)])
     when = max(at, budget.minute_free_at(len(chosen)))
     while riders and budget.minute_free_at(len(chosen) + len(riders)) > when:
         riders.pop()

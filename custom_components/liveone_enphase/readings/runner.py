@@ -1,7 +1,8 @@
 """Executes one planned poll: calls the client, merges each answer, reports what happened.
 
 Calls run one after another (a plan never holds more than a minute's worth). A 403 marks the
-endpoint as outside the plan so the planner drops it; a 429 is passed to the ledger and ends the
+endpoint as outside the plan so the planner drops it until its retry (an answer to the retry
+clears the mark); a 429 is passed to the ledger and ends the
 poll, as does an authentication failure or a refusal by the ledger; other failures are reported
 and the poll goes on. The ledger is asked before each call, so a refused call does not first
 make the client refresh a token for nothing. A history call (a past day for the hourly
@@ -160,7 +161,7 @@ class PollRunner:
             return result(CallStatus.REFUSED, str(err))
         except EnphaseError as err:
             self._sent(readings, call, at)
-            return result(self._failure(readings, err), str(err))
+            return result(self._failure(readings, err, at), str(err))
         self._sent(readings, call, at)
         if call.role is not Role.HISTORY:
             readings.apply(call.endpoint, answer, at)
@@ -181,11 +182,11 @@ class PollRunner:
         if call.role is Role.LIVE:
             readings.note_live(at)
 
-    def _failure(self, readings: SystemReadings, err: EnphaseError) -> CallStatus:
+    def _failure(self, readings: SystemReadings, err: EnphaseError, at: datetime) -> CallStatus:
         match err:
             case EnphaseForbiddenError():
                 if err.endpoint is not None:
-                    readings.note_forbidden(Endpoint(err.endpoint))
+                    readings.note_forbidden(Endpoint(err.endpoint), at)
                 return CallStatus.FORBIDDEN
             case EnphaseRateLimitError():
                 if self._ledger is not None:

@@ -24,6 +24,7 @@ from ..budget.model import (
     DEFAULT_REPORT_CADENCE,
     DEFAULT_VISIBLE_AFTER,
     EndpointProgress,
+    Refusal,
     SystemProfile,
     SystemProgress,
 )
@@ -52,6 +53,8 @@ _MICRO_LENGTH: Final = timedelta(minutes=5)
 _SLOW_REPORTING: Final = timedelta(hours=1)
 _SAME_MOMENT: Final = timedelta(minutes=10)
 _WINDOW_SLACK: Final = timedelta(minutes=1)
+_EPOCH: Final = datetime.fromtimestamp(0, UTC)
+_NO_PROGRESS: Final = EndpointProgress()
 
 type EndpointResult = (
     LatestTelemetry
@@ -137,7 +140,8 @@ class SystemReadings:
         self.has_battery = has_battery
         self.has_consumption = has_consumption
         self.has_production_meter = has_production_meter
-        self.forbidden: set[Endpoint] = set()
+        self.forbidden: dict[Endpoint, Refusal] = {}
+        """Endpoints Enphase refused (403), left out of the polls until their retry."""
         self.power: dict[Quantity, PowerReading] = {}
         self.soc: SocReading | None = None
         self.battery_mode: str | None = None
@@ -179,6 +183,7 @@ class SystemReadings:
             report_cadence=self.report_cadence,
             report_phase=timedelta(seconds=self.report_phase_s or 0.0),
             endpoints=endpoints,
+            retries={endpoint: refusal.retry_at for endpoint, refusal in self.forbidden.items()},
         )
 
     @property
@@ -226,14 +231,20 @@ class SystemReadings:
         """Record a live poll: the planner spaces the next one from here."""
         self.last_live_at = at
 
-    def note_forbidden(self, endpoint: Endpoint) -> None:
-        """Enphase answered 403: the endpoint is outside the plan; plan without it."""
-        self.forbidden.add(endpoint)
+    def note_forbidden(self, endpoint: Endpoint, at: datetime) -> None:
+        """Enphase answered 403: the endpoint is outside the plan; plan without it for a while."""
+        self.forbidden[endpoint] = Refusal.at(at)
+
+    def retry_forbidden(self, now: datetime) -> bool:
+        """Let every refused endpoint be tried again from now (the plan grew); True if any."""
+        self.forbidden = {e: refusal.retry_from(now) for e, refusal in self.forbidden.items()}
+        return bool(self.forbidden)
 
     # --- merging ------------------------------------------------------------------------------
 
     def apply(self, endpoint: Endpoint, result: EndpointResult, at: datetime) -> None:
-        """Merge one successful answer requested at `at`."""
+        """Merge one successful answer requested at `at` (an answer proves it is in the plan)."""
+        self.forbidden.pop(endpoint, None)
         match result:
             case LatestTelemetry():
                 self._apply_latest(result)
@@ -575,7 +586,10 @@ class SystemReadings:
             "has_battery": self.has_battery,
             "has_consumption": self.has_consumption,
             "has_production_meter": self.has_production_meter,
-            "forbidden": sorted(endpoint.value for endpoint in self.forbidden),
+            "forbidden": {
+                endpoint.value: [_epoch(refusal.refused_at), _epoch(refusal.retry_at)]
+                for endpoint, refusal in sorted(self.forbidden.items())
+            },
             "power": {
                 quantity.value: [reading.watts, _epoch(reading.measured_at), reading.source]
                 for quantity, reading in self.power.items()
@@ -606,7 +620,6 @@ class SystemReadings:
             has_consumption=bool(data["has_consumption"]),
             has_production_meter=bool(data["has_production_meter"]),
         )
-        readings.forbidden = {Endpoint(value) for value in data["forbidden"]}
         readings.power = {
             Quantity(name): PowerReading(float(watts), _moment(at), str(source))
             for name, (watts, at, source) in data["power"].items()
@@ -627,6 +640,7 @@ class SystemReadings:
         readings.endpoints = {
             Endpoint(name): _progress_from_dict(p) for name, p in data["endpoints"].items()
         }
+        readings.forbidden = _forbidden_from(data["forbidden"], readings.endpoints)
         return readings
 
 
@@ -659,6 +673,10 @@ class ReadingsState:
     def system(self, system_id: int) -> SystemReadings:
         """One system's readings."""
         return self.systems[system_id]
+
+    def retry_forbidden(self, now: datetime) -> bool:
+        """Let every system's refused endpoints be tried again from now; True if there are any."""
+        return any([readings.retry_forbidden(now) for readings in self.systems.values()])
 
     def planned_systems(self) -> list[tuple[SystemProfile, SystemProgress]]:
         """Return the planner's input."""
@@ -718,6 +736,25 @@ def _moment(value: float) -> datetime:
 
 def _optional_moment(value: float | None) -> datetime | None:
     return None if value is None else _moment(value)
+
+
+def _forbidden_from(
+    data: Mapping[str, Any] | list[str], endpoints: Mapping[Endpoint, EndpointProgress]
+) -> dict[Endpoint, Refusal]:
+    """Restore the refusals; older stores kept only a list of the refused endpoints.
+
+    For those, the refusal is dated by the endpoint's last attempt (the refused call: a refused
+    endpoint is not called again), or, without one, long ago, so it is retried at once.
+    """
+    if isinstance(data, list):
+        return {
+            endpoint: Refusal.at(endpoints.get(endpoint, _NO_PROGRESS).last_attempt or _EPOCH)
+            for endpoint in map(Endpoint, data)
+        }
+    return {
+        Endpoint(name): Refusal(_moment(refused_at), _moment(retry_at))
+        for name, (refused_at, retry_at) in data.items()
+    }
 
 
 def _progress_to_dict(progress: EndpointProgress) -> dict[str, Any]:
