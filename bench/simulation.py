@@ -302,7 +302,13 @@ class Simulation:
         return replanned
 
     async def _poll(self, plan: PollPlan, moment: datetime) -> PollPlan:
-        """Run the plan if it is due, and plan the next one."""
+        """Run the plan if it is due, and plan the next one.
+
+        As the coordinator does, the plan is made again when it is due: what the statistics
+        miss may have changed since it was made (a day ended).
+        """
+        if plan.calls and plan.at <= moment:
+            plan = self._plan()
         if plan.calls and plan.at <= moment:
             self.attempted[month_key(moment)] += plan.call_count
             report = await self.runner.run(plan)

@@ -16,9 +16,11 @@ How it spends the month:
   set aside), nor more than the minute allows; what is left over comes in the next plan.
 - Past days the hourly statistics still miss (`SystemProgress.history`, listed by the
   statistics importer) are the least valuable calls: they never make a poll of their own, only
-  ride on one that is going anyway, within what the minute and the month still allow, and go
-  first when a plan must be trimmed. The allocation counts the ones listed as a fixed cost, so
-  the rest of the month is spread over what they leave.
+  ride on one that is going anyway (the catch-up before dawn, typically), and go first when a
+  plan must be trimmed. They are funded from what the live and catch-up tiers leave (tier 3b
+  of `allocation`), never as a fixed cost: a fixed cost came before the hourly live polls and,
+  on a tight budget, starved them. A day is asked for only once it has ended and its last
+  report is surely published, so one whole-day call per endpoint completes it.
 - The allocation is recomputed at every plan from the calls actually left, so a restart storm or
   another application on the same key only stretches the spacing for the rest of the month. It is
   computed as of the last live poll (not "now"), so planning again later — after a restart —
@@ -134,7 +136,9 @@ class PollPlanner:
             chosen = self._affordable(chosen, spendable)
             if chosen:
                 chosen = chosen[: budget.minute_limit]
-                chosen += _history(systems, chosen, at, budget, spendable)
+                chosen += self._history(
+                    systems, chosen, at, budget=budget, spendable=spendable, allocation=allocation
+                )
                 return _assemble(chosen, at, budget, allocation)
         return PollPlan(min(month_end, now + _DAY), {}, "the budget is spent for now")
 
@@ -152,7 +156,7 @@ class PollPlanner:
         light, dark = self.calendar.split(reference, month_end)
         fixed = ceil((month_end - counted_from) / _DAY * settings.token_refreshes_per_day)
         live_cost = battery_systems = catch_up_cost = refresh_cost = grid_cost = 0
-        lifetime_cost = 0
+        lifetime_cost = history_listed = history_daily = 0
         for profile, progress in systems:
             live = profile.live_endpoints
             catch_up = self._catch_up_endpoints(profile, measured_grid=False)
@@ -163,7 +167,8 @@ class PollPlanner:
                 elif counted_from <= self._lifetime_due(state, counted_from) < month_end:
                     lifetime_cost += 1
             catch_up_cost += len(catch_up)
-            fixed += len(progress.history)
+            history_listed += len(progress.history)
+            history_daily += len([e for e in profile.history_endpoints if e not in catch_up])
             if progress.report_cadence >= settings.slow_cadence:
                 fixed += ceil((month_end - reference) / progress.report_cadence) * len(live)
                 continue
@@ -182,6 +187,8 @@ class PollPlanner:
             refresh_cost=refresh_cost,
             grid_cost=grid_cost,
             lifetime_cost=lifetime_cost,
+            history_listed=history_listed,
+            history_daily=history_daily,
         )
         return allocate(demand, settings.cadences)
 
@@ -257,6 +264,43 @@ class PollPlanner:
                 last = max(i for i, item in enumerate(kept) if item.call.role is role)
                 del kept[last]
         return kept if spendable > 0 else []
+
+    def _history(
+        self,
+        systems: Sequence[PlannedSystem],
+        chosen: Sequence[_Item],
+        at: datetime,
+        *,
+        budget: BudgetStatus,
+        spendable: int,
+        allocation: Allocation,
+    ) -> list[_Item]:
+        """History calls that fit in the poll at `at` without delaying it or overspending.
+
+        At most the history calls the allocation funds; only for days that ended, with their
+        last report published, before `at`; none for an endpoint the poll calls anyway (its
+        catch-up brings the same intervals, and the list is made again after the poll). One
+        request of the minute is left free: a token refresh may come with the poll.
+        """
+        room = min(spendable, budget.minute_limit - 1, allocation.history_calls + len(chosen))
+        published = at - self.settings.visible_after
+        taken = {(item.system_id, item.call.endpoint) for item in chosen}
+        calls = [
+            _Item(at, _ROLE_ORDER[Role.HISTORY], profile.system_id, call)
+            for profile, progress in systems
+            for call in progress.history
+            if (profile.system_id, call.endpoint) not in taken
+            and (call.start_at is None or self._day_end(call.start_at) <= published)
+        ]
+        riders = calls[: max(0, room - len(chosen))]
+        when = max(at, budget.minute_free_at(len(chosen)))
+        while riders and budget.minute_free_at(len(chosen) + len(riders)) > when:
+            riders.pop()
+        return riders
+
+    def _day_end(self, moment: datetime) -> datetime:
+        """Return the end of the local day holding `moment`."""
+        return self.calendar.midnight(self.calendar.local_date(moment) + _DAY)
 
     # --- timing -------------------------------------------------------------------------------
 
@@ -416,30 +460,6 @@ def _assemble(
         calls[item.system_id] = (*calls.get(item.system_id, ()), item.call)
     when = max(at, budget.minute_free_at(len(chosen)))
     return PollPlan(when, calls, _reason(chosen, allocation))
-
-
-def _history(
-    systems: Sequence[PlannedSystem],
-    chosen: Sequence[_Item],
-    at: datetime,
-    budget: BudgetStatus,
-    spendable: int,
-) -> list[_Item]:
-    """History calls that fit in the poll at `at` without delaying it or overspending.
-
-    One request of the minute is left free: a token refresh may come with the poll.
-    """
-    room = min(spendable, budget.minute_limit - 1) - len(chosen)
-    calls = [
-        _Item(at, _ROLE_ORDER[Role.HISTORY], profile.system_id, call)
-        for profile, progress in systems
-        for call in progress.history
-    ]
-    riders = calls[: max(0, room)]
-    when = max(at, budget.minute_free_at(len(chosen)))
-    while riders and budget.minute_free_at(len(chosen) + len(riders)) > when:
-        riders.pop()
-    return riders
 
 
 def _unique(items: Iterator[_Item]) -> list[_Item]:
