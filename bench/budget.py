@@ -10,8 +10,11 @@ about four times as long. Places run in parallel processes (`--jobs`, default 2)
 
 Columns: calls per UTC month (most in any month: sent to Enphase, and attempted including the
 ones the ledger refused), staleness of the shown solar power in daylight (median, 95th
-percentile), the share of yesterday's 15-minute intervals held by 09:00, 429 answers received,
-and restarts that made a poll come earlier than planned.
+percentile), the share of yesterday's 15-minute intervals held by 09:00, the share of hours
+whose imported hourly statistic equals the truth to the Wh (by the end of the next local day,
+and by the end of the run), 429 answers received, and restarts that made a poll come earlier
+than planned. Every strategy's interval answers go through the statistics importer; one that
+fetches none imports nothing.
 """
 
 import argparse
@@ -99,15 +102,18 @@ def _table(rows: list[dict[str, Any]], places: Sequence[Place], days: int, elaps
         f"daily restarts ({elapsed:.0f} s)",
         "",
         "| place | strategy | max calls/month sent | attempted | median stale (min) | "
-        "p95 stale (min) | intervals by 09:00 | 429s | refused | restart regressions |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "p95 stale (min) | intervals by 09:00 | hours exact by next day | hours exact ever | "
+        "429s | refused | restart regressions |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines.extend(
         f"| {row['place']} ({kinds[row['place']]}) | {row['strategy']} | "
         f"{row['max_calls_sent_per_month']} | {row['max_calls_attempted_per_month']} | "
         f"{_minutes(row['daylight_staleness_median_min'])} | "
         f"{_minutes(row['daylight_staleness_p95_min'])} | "
-        f"{100 * row['intervals_by_next_morning_share']:.1f}% | {row['rate_limited_429']} | "
+        f"{100 * row['intervals_by_next_morning_share']:.1f}% | "
+        f"{_percent(row.get('hours_exact_by_next_day_share'))} | "
+        f"{_percent(row.get('hours_exact_ever_share'))} | {row['rate_limited_429']} | "
         f"{row['refused_by_ledger']} | {row['restart_regressions']} |"
         for row in rows
     )
@@ -116,6 +122,10 @@ def _table(rows: list[dict[str, Any]], places: Sequence[Place], days: int, elaps
 
 def _minutes(value: float | None) -> str:
     return "∞" if value is None else f"{value:.0f}"
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
 
 
 if __name__ == "__main__":

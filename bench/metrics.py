@@ -7,12 +7,21 @@
   Home Assistant holds: production (the intervals in which the truth produced anything; with
   5-minute micro data every producing 5-minute step must be there), consumption and battery
   (every interval, when the site has them).
+- Exact hours: the share of each local day's hours, per hourly statistic the site has (solar
+  production, consumption, grid import and export, battery charge and discharge), whose imported
+  value equals the truth's energy in that UTC hour to the Wh: as of the end of the next local
+  day, and by the end of the run ("ever").
 """
 
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from math import ceil
+from typing import Final
 
+from custom_components.liveone_enphase.history import Series
+from custom_components.liveone_enphase.history.hours import HOUR_S, day_hours
 from custom_components.liveone_enphase.readings.energy import Source, Stream
 from custom_components.liveone_enphase.readings.state import SystemReadings
 from sim.enphase.physics import STEP_S, Channel, SiteModel
@@ -112,6 +121,57 @@ class Completeness:
     def share(self) -> float:
         """The share reached (0..1)."""
         return self.reached / self.expected if self.expected else 0.0
+
+
+_CHANNELS: Final = {
+    Series.SOLAR_PRODUCTION: Channel.SOLAR,
+    Series.CONSUMPTION: Channel.LOAD,
+    Series.GRID_IMPORT: Channel.IMPORT,
+    Series.GRID_EXPORT: Channel.EXPORT,
+    Series.BATTERY_CHARGE: Channel.CHARGE,
+    Series.BATTERY_DISCHARGE: Channel.DISCHARGE,
+}
+
+
+@dataclass
+class ExactHours:
+    """Hours whose imported statistic equals the truth, per series (`rows`: what was written)."""
+
+    model: SiteModel
+    zone: tzinfo
+    series: tuple[Series, ...]
+    rows: Mapping[Series, Mapping[int, float]]
+    hours: Counter[Series] = field(default_factory=Counter)
+    by_next_day: Counter[Series] = field(default_factory=Counter)
+    days: list[date] = field(default_factory=list)
+
+    def check(self, day: date) -> None:
+        """Count the hours of `day` imported exactly so far (called as the next day ends)."""
+        self.days.append(day)
+        for series in self.series:
+            self.hours[series] += len(day_hours(day, self.zone))
+            self.by_next_day[series] += self._exact(series, day)
+
+    def ever(self) -> Counter[Series]:
+        """Count the hours of the checked days imported exactly by now."""
+        return Counter({s: sum(self._exact(s, day) for day in self.days) for s in self.series})
+
+    def _exact(self, series: Series, day: date) -> int:
+        written = self.rows.get(series, {})
+        model = self.model
+        channel = _CHANNELS[series]
+        exact = 0
+        for hour in day_hours(day, self.zone):
+            wh = written.get(hour)
+            if wh is not None:
+                first, last = model.step_index(hour), model.step_index(hour + HOUR_S)
+                exact += abs(wh - model.energy(channel, first, last)) < 0.5
+        return exact
+
+
+def share(part: int, whole: int) -> float | None:
+    """`part / whole`, None when there is nothing to count."""
+    return part / whole if whole else None
 
 
 def month_key(moment: datetime) -> str:

@@ -7,6 +7,7 @@ clock, and restart Home Assistant every 24 h 37 min: the readings and the ledger
 planned again from them. Token refreshes go to the simulator's token endpoint and are counted.
 """
 
+import base64
 import json
 import time as timer
 from collections import Counter
@@ -19,14 +20,15 @@ import aiohttp
 from aiohttp import web
 
 from bench.inprocess import InProcessSession
-from bench.metrics import Completeness, Staleness, month_key
+from bench.metrics import Completeness, ExactHours, Staleness, month_key, share
 from bench.sites import Place
-from bench.strategies import Ours, Strategy
+from bench.strategies import Ours, StatisticsImport, Strategy
 from custom_components.liveone_enphase.budget.ledger import CallLedger
 from custom_components.liveone_enphase.budget.limits import PlanLimits
 from custom_components.liveone_enphase.budget.model import PollPlan, Role
 from custom_components.liveone_enphase.budget.sun import SunCalendar
 from custom_components.liveone_enphase.enphase import EnphaseClient, RequestOutcome
+from custom_components.liveone_enphase.history.feeds import endpoint_series
 from custom_components.liveone_enphase.readings.energy import Stream
 from custom_components.liveone_enphase.readings.runner import CallStatus, PollRunner
 from custom_components.liveone_enphase.readings.state import Quantity, ReadingsState
@@ -68,7 +70,8 @@ class TokenKeeper:
         if now < self._expires - timedelta(minutes=1):
             return self._access
         self.attempts += 1
-        basic = aiohttp.BasicAuth(self._cloud.client_id, self._cloud.client_secret).encode()
+        pair = f"{self._cloud.client_id}:{self._cloud.client_secret}".encode()
+        basic = f"Basic {base64.b64encode(pair).decode('ascii')}"
         params = {"grant_type": "refresh_token", "refresh_token": self._refresh}
         async with self._session.post(
             f"{BASE_URL}/oauth/token", params=params, headers={"Authorization": basic}
@@ -97,6 +100,7 @@ class RunResult:
     p95_min: float | None
     samples: int
     intervals_share: float
+    exact_hours: dict[str, Any]
     restart_regressions: int
     counter_dips: int
     production_error_pct: float
@@ -129,6 +133,7 @@ class RunResult:
             "daylight_staleness_p95_min": _finite(self.p95_min),
             "daylight_minutes_sampled": self.samples,
             "intervals_by_next_morning_share": round(self.intervals_share, 4),
+            **self.exact_hours,
             "restart_regressions": self.restart_regressions,
             "counter_dips": self.counter_dips,
             "production_counter_error_pct": round(self.production_error_pct, 3),
@@ -139,6 +144,10 @@ class RunResult:
 
 def _finite(value: float | None) -> float | None:
     return None if value is None or value == float("inf") else value
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 _TRUTH: dict[tuple[str, datetime], tuple[SiteModel, bytearray]] = {}
@@ -182,12 +191,19 @@ class Simulation:
         self.state = ReadingsState()
         self.runner = self._connect()
         self.completeness = Completeness(self.model)
+        self.statistics = (
+            self.strategy.statistics if isinstance(self.strategy, Ours) else StatisticsImport()
+        )
+        self.exact: ExactHours | None = None
         self.attempted: Counter[str] = Counter()
         self.refused = self.regressions = self.same_instant = self.dips = self.history = 0
         self.counters = dict.fromkeys(Stream, 0.0)
         self.next_restart = START + RESTART_EVERY
         self.check_day = self.calendar.local_date(START)
         self.next_check = self.calendar.local_time(self.check_day + timedelta(days=1), CHECK_AT)
+        # The first whole local day, checked as the day after it ends.
+        self.hours_day = self.calendar.local_date(START - timedelta(seconds=1)) + timedelta(days=1)
+        self.next_hours_check = self.calendar.midnight(self.hours_day + timedelta(days=2))
         self.last_run: datetime | None = None
 
     def _connect(self) -> PollRunner:
@@ -210,7 +226,13 @@ class Simulation:
         plan = self._plan()
         while self.clock() < self.end:
             now = self.clock()
-            moment = min(max(plan.at, now), self.next_restart, self.next_check, self.end)
+            moment = min(
+                max(plan.at, now),
+                self.next_restart,
+                self.next_check,
+                self.next_hours_check,
+                self.end,
+            )
             shown = self.state.system(SYSTEM_ID).power.get(Quantity.SOLAR)
             self.staleness.observe(now, moment, None if shown is None else shown.measured_at)
             self.clock.set(moment)
@@ -218,6 +240,8 @@ class Simulation:
                 break
             if moment == self.next_check:
                 self._morning_check()
+            elif moment == self.next_hours_check:
+                self._hours_check()
             elif moment == self.next_restart:
                 plan = self._restart(plan)
             else:
@@ -235,6 +259,11 @@ class Simulation:
             has_consumption=bool(configs & {"Net", "Total"}),
             has_production_meter="Production" in configs,
         )
+        profile = self.state.system(SYSTEM_ID).profile()
+        series = tuple(
+            s for group in endpoint_series(profile.history_endpoints).values() for s in group
+        )
+        self.exact = ExactHours(self.model, self.calendar.zone, series, self.statistics.rows)
 
     def _plan(self) -> PollPlan:
         return self.strategy.plan(self.state, self.ledger.status(), self.clock(), self.last_run)
@@ -253,12 +282,20 @@ class Simulation:
         self.check_day += timedelta(days=1)
         self.next_check = self.calendar.local_time(self.check_day + timedelta(days=1), CHECK_AT)
 
+    def _hours_check(self) -> None:
+        """As a day ends, count the hours of the day before it imported exactly."""
+        if self.exact is not None:
+            self.exact.check(self.hours_day)
+        self.hours_day += timedelta(days=1)
+        self.next_hours_check = self.calendar.midnight(self.hours_day + timedelta(days=2))
+
     def _restart(self, plan: PollPlan) -> PollPlan:
         """Home Assistant restarts: everything comes back from the store; plan again."""
         self.state = ReadingsState.from_dict(json.loads(json.dumps(self.state.to_dict())))
         self.ledger = CallLedger.from_dict(
             json.loads(json.dumps(self.ledger.to_dict())), PlanLimits.watt(), self.clock
         )
+        self.statistics.restart()
         self.runner = self._connect()
         replanned = self._plan()
         if plan.calls and replanned.at < plan.at:
@@ -267,12 +304,17 @@ class Simulation:
         return replanned
 
     async def _poll(self, plan: PollPlan, moment: datetime) -> PollPlan:
-        """Run the plan if it is due, and plan the next one."""
+        """Run the plan if it is due, and plan the next one.
+
+        As the coordinator does, the plan is made again when it is due: what the statistics
+        miss may have changed since it was made (a day ended).
+        """
+        if plan.calls and plan.at <= moment:
+            plan = self._plan()
         if plan.calls and plan.at <= moment:
             self.attempted[month_key(moment)] += plan.call_count
             report = await self.runner.run(plan)
-            if isinstance(self.strategy, Ours):
-                self.strategy.observe(self.state, report)
+            self.statistics.observe(self.state, report)
             self.refused += len(report.with_status(CallStatus.REFUSED))
             self.history += sum(1 for r in report.results if r.role is Role.HISTORY)
             self.last_run = moment
@@ -281,6 +323,26 @@ class Simulation:
             self.same_instant += 1
             following = PollPlan(moment + timedelta(seconds=1), following.calls, following.reason)
         return following
+
+    def _exact_hours(self) -> dict[str, Any]:
+        """The exact-hours figures: overall and per series, by the next day and ever."""
+        exact = self.exact
+        if exact is None:
+            return {}
+        ever = exact.ever()
+        hours = sum(exact.hours.values())
+        return {
+            "hours_checked": hours,
+            "hours_exact_by_next_day_share": _rounded(share(exact.by_next_day.total(), hours)),
+            "hours_exact_ever_share": _rounded(share(ever.total(), hours)),
+            "hours_exact_by_series": {
+                series.value: {
+                    "by_next_day": _rounded(share(exact.by_next_day[series], exact.hours[series])),
+                    "ever": _rounded(share(ever[series], exact.hours[series])),
+                }
+                for series in exact.series
+            },
+        }
 
     def _result(self) -> RunResult:
         cloud = self.cloud
@@ -302,6 +364,7 @@ class Simulation:
             p95_min=self.staleness.quantile(0.95),
             samples=self.staleness.samples,
             intervals_share=self.completeness.share,
+            exact_hours=self._exact_hours(),
             restart_regressions=self.regressions,
             counter_dips=self.dips,
             production_error_pct=error,

@@ -1,10 +1,10 @@
 """Polling strategies compared by the budget benchmark.
 
 Ours is the planner, with the hourly statistics' backfill on: a history tracker per system
-takes every poll's interval answers (as the statistics importer would, every hour written at
-once) and lists the past days still missing, which the planner fetches as history calls. The
-others are the alternatives it must beat, expressed as plans for the
-same runner and ledger, so every strategy pays for exactly what it asks:
+(`StatisticsImport`, which every strategy's answers go through) takes every poll's interval
+answers as the statistics importer would and lists the past days still missing, which the
+planner fetches as history calls. The others are the alternatives it must beat, expressed as
+plans for the same runner and ledger, so every strategy pays for exactly what it asks:
 - seed: latest_telemetry every 30 minutes on the clock, from sunrise rounded down to sunset
   rounded up (the seed design; no polls in polar night, all day in polar day);
 - hourly: latest_telemetry on the hour in daylight, plus a catch-up of the day's intervals at
@@ -12,6 +12,7 @@ same runner and ledger, so every strategy pays for exactly what it asks:
 - fixed: latest_telemetry every 15 or 5 minutes, day and night.
 """
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
@@ -29,7 +30,8 @@ from custom_components.liveone_enphase.budget.model import (
 from custom_components.liveone_enphase.budget.planner import PollPlanner
 from custom_components.liveone_enphase.budget.sun import SunCalendar
 from custom_components.liveone_enphase.enphase import Endpoint
-from custom_components.liveone_enphase.history import LOOKBACK_DAYS, HistoryTracker
+from custom_components.liveone_enphase.history import LOOKBACK_DAYS, HistoryTracker, Series
+from custom_components.liveone_enphase.history.hours import to_epoch
 from custom_components.liveone_enphase.readings.runner import PollReport
 from custom_components.liveone_enphase.readings.state import ReadingsState
 
@@ -50,13 +52,51 @@ class Strategy(Protocol):
 
 
 @dataclass
+class StatisticsImport:
+    """The hourly statistics as the integration imports them, and the rows the recorder holds.
+
+    Per system a `HistoryTracker` takes each poll's interval answers (one `ingest` per poll, as
+    `EntryHistory.async_import` does), and every pending rewrite becomes rows through
+    `SeriesRewrite.rows`, which replace the rows with the same start (the recorder's rule).
+    `rows` keeps each series' newest value per UTC hour (epoch), forever.
+    """
+
+    trackers: dict[int, HistoryTracker] = field(default_factory=dict)
+    rows: dict[Series, dict[int, float]] = field(default_factory=dict)
+
+    def observe(self, state: ReadingsState, report: PollReport) -> None:
+        """Import a poll's interval answers."""
+        for system_id, fetched in report.interval_answers().items():
+            tracker = self.trackers.get(system_id)
+            if tracker is None:
+                zone = state.system(system_id).zone
+                today = max(item.fetched_at for item in fetched).astimezone(zone).date()
+                origin = datetime.combine(today - timedelta(days=LOOKBACK_DAYS), time(), zone)
+                tracker = HistoryTracker(state.system(system_id).timezone, origin)
+                self.trackers[system_id] = tracker
+            tracker.ingest(fetched)
+            for rewrite in tracker.pending():
+                table = self.rows.setdefault(rewrite.series, {})
+                for row in rewrite.rows(0.0):
+                    table[to_epoch(row.start)] = row.wh
+                tracker.mark_imported(rewrite)
+
+    def restart(self) -> None:
+        """Reload the trackers from what their store would hold (JSON, as after a restart)."""
+        self.trackers = {
+            system_id: HistoryTracker.from_dict(json.loads(json.dumps(tracker.to_dict())))
+            for system_id, tracker in self.trackers.items()
+        }
+
+
+@dataclass
 class Ours:
     """The planner; `caps` (UTC "YYYY-MM" → calls) narrows the budget to match another run."""
 
     planner: PollPlanner
     name: str = "ours"
     caps: Mapping[str, int] | None = None
-    trackers: dict[int, HistoryTracker] = field(default_factory=dict)
+    statistics: StatisticsImport = field(default_factory=StatisticsImport)
 
     def plan(
         self, state: ReadingsState, status: BudgetStatus, now: datetime, last: datetime | None
@@ -69,26 +109,12 @@ class Ours:
                 status = replace(status, limits=PlanLimits("matched", cap, limits.per_minute, 0))
         return self.planner.plan(self._with_history(state, now), status)
 
-    def observe(self, state: ReadingsState, report: PollReport) -> None:
-        """Take a poll's interval answers into the history, as the statistics importer does."""
-        for system_id, fetched in report.interval_answers().items():
-            tracker = self.trackers.get(system_id)
-            if tracker is None:
-                zone = state.system(system_id).zone
-                today = max(item.fetched_at for item in fetched).astimezone(zone).date()
-                origin = datetime.combine(today - timedelta(days=LOOKBACK_DAYS), time(), zone)
-                tracker = HistoryTracker(state.system(system_id).timezone, origin)
-                self.trackers[system_id] = tracker
-            tracker.ingest(fetched)
-            for rewrite in tracker.pending():
-                tracker.mark_imported(rewrite)
-
     def _with_history(
         self, state: ReadingsState, now: datetime
     ) -> list[tuple[SystemProfile, SystemProgress]]:
         systems = []
         for profile, progress in state.planned_systems():
-            tracker = self.trackers.get(profile.system_id)
+            tracker = self.statistics.trackers.get(profile.system_id)
             needs = [] if tracker is None else tracker.catch_up(now, profile.history_endpoints)
             calls = tuple(
                 EndpointCall(n.endpoint, Role.HISTORY, start_at=n.start_at) for n in needs

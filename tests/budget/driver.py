@@ -102,6 +102,12 @@ class Drive:
                 self.clock.set(end)
                 break
             self.clock.set(max(plan.at, self.clock()))
+            if plan.calls and self.before_each is not None:
+                # As the coordinator does: plan again when the poll is due (the lists moved on).
+                self.before_each(self)
+                plan = self.plan()
+                if plan.at > self.clock():
+                    continue
             if plan.calls:
                 self.execute(plan)
             else:

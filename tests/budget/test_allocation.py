@@ -1,5 +1,6 @@
 """The tiers of the allocation, each funded in full, in part, or not at all."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -157,3 +158,26 @@ def test_nothing_to_catch_up_or_poll() -> None:
     allocation = allocate(_demand(50, catch_up_cost=0, live_cost=0), CADENCES)
     assert allocation.catch_up_days == 1
     assert allocation.day_spacing is None
+
+
+def test_history_is_funded_after_the_daily_catch_up_and_before_the_basic_tier() -> None:
+    """History never comes before the hourly live polls and the daily catch-up (tiers 1-3)."""
+    tiers = _tiers(_demand(0))
+    history = 4 + 2 * 7  # four days listed, two whole-day calls for each of the 7 days to come
+
+    def with_history(available: float) -> Allocation:
+        demand = replace(_demand(available), history_listed=4, history_daily=2)
+        return allocate(demand, CADENCES)
+
+    short = with_history(tiers[1] + 9)  # the daily catch-up only in part: no history
+    assert (short.history_calls, short.day_spacing, short.catch_up_days) == (0, CADENCES.first, 2)
+    partly = with_history(tiers[2] + 5.5)
+    assert (partly.history_calls, partly.day_spacing, partly.catch_up_days) == (
+        5,
+        CADENCES.first,
+        1,
+    )
+    full = with_history(tiers[3] + history)
+    assert full.history_calls == history
+    assert full.day_spacing == CADENCES.basic  # the basic tier comes after it, in full
+    assert allocate(_demand(tiers[3]), CADENCES).history_calls == 0

@@ -144,3 +144,60 @@ def test_a_month_with_a_backfill_and_daily_grid_days_stays_in_budget() -> None:
     assert len(fetched) == len(set(fetched)) == len(listed) > 35 + 2 * 25  # every listed day, once
     polls = drive.live_polls()
     assert min(b - a for a, b in pairwise(polls)) >= timedelta(minutes=15)
+
+
+def test_a_tight_budget_keeps_its_live_polls_and_leaves_history_out() -> None:
+    """History is no fixed cost: on a budget short of the basic tiers it takes nothing."""
+    start = datetime(2026, 1, 10, 1, 0, tzinfo=UTC)
+    drive = _drive(start)
+    for _ in range(820):  # 130 calls left for three weeks: not even hourly live polls
+        drive.ledger.after_request(
+            RequestRecord("x", start - timedelta(hours=1), 200, RequestOutcome.OK)
+        )
+    drive.run_until(start + timedelta(minutes=3))
+    progress = drive.progress[1]
+    listed = replace(progress, history=tuple(_needs(start - timedelta(days=7), 7)))
+    status = drive.ledger.status()
+    without = drive.planner.allocation([(HOME, progress)], status)
+    allocation = drive.planner.allocation([(HOME, listed)], status)
+    assert allocation == without
+    assert allocation.history_calls == 0
+    assert without.day_spacing is not None
+    assert without.day_spacing > timedelta(hours=1)
+    plan = drive.planner.plan([(HOME, listed)], status)
+    assert all(c.role is not Role.HISTORY for calls in plan.calls.values() for c in calls)
+
+
+def test_a_day_is_fetched_whole_once_it_has_ended_and_published() -> None:
+    """Each day's grid history: one call per endpoint, riding on the catch-up before dawn."""
+    zone = SunCalendar(*MELBOURNE).zone
+    start = datetime(2026, 1, 10, 1, 0, tzinfo=UTC)
+    drive = _drive(start)
+    days = [datetime(2026, 1, day, tzinfo=zone) for day in (10, 11)]
+    grid = (Endpoint.ENERGY_IMPORT_TELEMETRY, Endpoint.ENERGY_EXPORT_TELEMETRY)
+    needs = [EndpointCall(e, Role.HISTORY, start_at=day) for day in days for e in grid]
+
+    def before(current: Drive) -> None:
+        # As the importer lists them: a day from the moment it has ended.
+        listed = [
+            c for c in needs if c.start_at and c.start_at + timedelta(days=1) <= current.clock()
+        ]
+        _feed(listed)(current)
+
+    drive.before_each = before
+    drive.run_until(datetime(2026, 1, 12, 12, 0, tzinfo=zone))
+    fetched = [
+        (plan.at, call)
+        for plan in drive.executed
+        for calls in plan.calls.values()
+        for call in calls
+        if call.role is Role.HISTORY
+    ]
+    assert [call for _, call in fetched] == needs  # each once, oldest first
+    for at, call in fetched:
+        assert call.start_at is not None
+        ended = call.start_at + timedelta(days=1)
+        assert ended + drive.planner.settings.visible_after <= at < ended + timedelta(hours=6)
+        assert any(
+            c.role is Role.CATCH_UP for p in drive.executed if p.at == at for c in p.calls[1]
+        )

@@ -459,3 +459,60 @@ def test_refusals_of_older_stores_are_dated_by_the_refused_call() -> None:
         # Never attempted as far as the store knows: refused long ago, retried at once.
         Endpoint.BATTERY_LIFETIME: Refusal.at(datetime.fromtimestamp(0, UTC)),
     }
+
+
+def test_trailing_zeros_are_not_reported_yet() -> None:
+    """Zeros after the newest evidence are neither merged nor passed by the cursor."""
+    home = _home("UTC")
+    start = NOON - timedelta(hours=1)
+    ends = [start + Q * n for n in range(1, 7)]  # 09:15 .. 10:30
+    first = p.meter(start, NOON, [(ends[0], 300.0), (ends[1], 250.0), (ends[2], 0.0), (NOON, 0.0)])
+    home.apply(Endpoint.CONSUMPTION_METER, first, NOON)
+    assert home.energy_wh(Stream.CONSUMPTION) == 550
+    assert [i.end for i in home.intervals(Stream.CONSUMPTION)] == ends[:2]
+    # The shown load is the last reported interval's, not a zero "measured" at 10:00.
+    assert home.power[Quantity.CONSUMPTION] == PowerReading(
+        1000.0, ends[1], "consumption_intervals"
+    )
+    progress = home.progress().of(Endpoint.CONSUMPTION_METER)
+    assert (progress.cursor, progress.complete) == (ends[1], False)
+    assert progress.known_through(DEFAULT_VISIBLE_AFTER) == ends[1]
+    # The next answer, from the cursor: a zero before a non-zero value is a real zero.
+    later = NOON + 2 * Q
+    second = p.meter(
+        ends[1], later, [(ends[2], 120.0), (NOON, 0.0), (ends[4], 180.0), (later, 0.0)]
+    )
+    home.apply(Endpoint.CONSUMPTION_METER, second, later)
+    assert home.energy_wh(Stream.CONSUMPTION) == 850
+    assert [(i.end, i.wh) for i in home.intervals(Stream.CONSUMPTION)][2:] == [
+        (ends[2], 120.0),
+        (NOON, 0.0),
+        (ends[4], 180.0),
+    ]
+    assert home.progress().of(Endpoint.CONSUMPTION_METER).cursor == ends[4]
+    # Evidence carries over to the next answers (and restarts): a night of production-meter
+    # zeros is real up to 10:15, unknown after; a zero state of charge proves nothing either.
+    state = ReadingsState()
+    state.systems[p.SYSTEM] = home
+    home = _roundtrip(state).system(p.SYSTEM)
+    assert home.published_through == int(ends[4].timestamp())
+    zeros = p.meter(start, later, [(e, 0.0) for e in ends], production=True)
+    home.apply(Endpoint.PRODUCTION_METER, zeros, later)
+    assert [i.end for i in home.intervals(Stream.PRODUCTION)] == ends[:5]
+    assert home.progress().of(Endpoint.PRODUCTION_METER).cursor == ends[4]
+    rows = [(ends[4], 0.0, 0.0, 55.0), (later, 0.0, 0.0, 0.0)]
+    home.apply(Endpoint.BATTERY_TELEMETRY, p.battery(ends[3], later, rows), later)
+    assert home.soc == SocReading(55.0, ends[4])
+    assert sorted(home.soc_history) == [int(ends[4].timestamp())]
+    assert [i.end for i in home.intervals(Stream.BATTERY_CHARGE)] == [ends[4]]
+
+
+def test_zeros_without_any_evidence_prove_nothing() -> None:
+    home = _home("UTC")
+    start = NOON - timedelta(hours=1)
+    zeros = p.meter(start, NOON, [(start + Q * n, 0.0) for n in range(1, 5)], production=True)
+    home.apply(Endpoint.PRODUCTION_METER, zeros, NOON)
+    assert home.intervals(Stream.PRODUCTION) == []
+    progress = home.progress().of(Endpoint.PRODUCTION_METER)
+    assert (progress.cursor, progress.complete, progress.last_success) == (None, False, NOON)
+    assert home.published_through is None

@@ -6,6 +6,9 @@ funds, in order, as far as it goes:
 1. a weekly catch-up of every interval endpoint (one call covers up to a week);
 2. live polls in daylight, up to one an hour;
 3. the catch-up every day instead of every week (yesterday complete by the next morning);
+3b. history for the hourly statistics: the days listed as missing, and for every day still to
+   come one whole-day call per endpoint only the statistics need (measured grid import and
+   export on the free plan); funded only from what tiers 1-3 leave, never before them;
 4. live polls in daylight, up to one every 30 minutes;
 5. the periodic check of the lifetime counters against Enphase's daily totals;
 6. battery state of charge during daylight, every `soc` (3 h);
@@ -21,6 +24,7 @@ tiers 8-10 are for the paid plans, and for polar night (no daylight: everything 
 
 from dataclasses import dataclass
 from datetime import timedelta
+from math import floor
 
 _WEEK_DAYS = 7
 _LONGEST_MIN = 366 * 24 * 60
@@ -32,6 +36,8 @@ class Demand:
 
     Minutes are of daylight and of night from the planning reference to the month's end;
     costs are requests per poll round (all systems together) or per catch-up.
+    `history_listed`: history calls listed now; `history_daily`: the whole-day history calls
+    each day to come will need (endpoints outside the catch-up).
     """
 
     available: float
@@ -44,6 +50,8 @@ class Demand:
     refresh_cost: int
     grid_cost: int
     lifetime_cost: int = 0
+    history_listed: int = 0
+    history_daily: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +66,7 @@ class Cadences:
 
 @dataclass(frozen=True, slots=True)
 class Allocation:
-    """The cadences the budget affords (None: not funded)."""
+    """The cadences the budget affords (None: not funded); `history_calls`: history calls funded."""
 
     day_spacing: timedelta | None = None
     night_spacing: timedelta | None = None
@@ -67,6 +75,7 @@ class Allocation:
     catch_up_days: int = 1
     lifetime_checks: bool = False
     measured_grid: bool = False
+    history_calls: int = 0
 
 
 class _Purse:
@@ -106,8 +115,11 @@ def allocate(demand: Demand, cadences: Cadences) -> Allocation:
     daily_cost = demand.catch_up_cost * max(0, demand.catch_ups - weeks)
     daily = purse.take(daily_cost) if first == first_cost else 0.0
     catch_up_days = _catch_up_days(demand, weekly + daily)
+    history_cost = demand.history_listed + demand.history_daily * demand.catch_ups
+    history = purse.take(history_cost) if daily == daily_cost else 0.0
+    history_calls = floor(history)
     basic_cost = day / _minutes(cadences.basic) * live - first_cost
-    basic = purse.take(basic_cost) if daily == daily_cost else 0.0
+    basic = purse.take(basic_cost) if daily == daily_cost and history == history_cost else 0.0
     lifetime = basic == basic_cost and purse.take(demand.lifetime_cost) == demand.lifetime_cost
     soc_cost = demand.battery_systems * day / _minutes(cadences.soc)
     soc = purse.take(soc_cost) if lifetime else 0.0
@@ -116,16 +128,22 @@ def allocate(demand: Demand, cadences: Cadences) -> Allocation:
     day_spacing = _spacing(day, live, first + basic + fast)
     soc_spacing = _spacing(day, demand.battery_systems, soc)
     if fast < fast_cost:
-        return Allocation(day_spacing, None, soc_spacing, None, catch_up_days, lifetime)
+        return Allocation(
+            day_spacing, None, soc_spacing, None, catch_up_days, lifetime, False, history_calls
+        )
     night_live_cost = night / _minutes(cadences.fastest) * live
     night_live = purse.take(night_live_cost)
     night_spacing = _spacing(night, live, night_live)
     if night_live < night_live_cost:
-        return Allocation(day_spacing, night_spacing, soc_spacing, None, catch_up_days, True)
+        return Allocation(
+            day_spacing, night_spacing, soc_spacing, None, catch_up_days, True, False, history_calls
+        )
     night_soc_cost = demand.battery_systems * night / _minutes(cadences.soc)
     night_soc = purse.take(night_soc_cost)
     if night_soc < night_soc_cost:
-        return Allocation(day_spacing, night_spacing, soc_spacing, None, catch_up_days, True)
+        return Allocation(
+            day_spacing, night_spacing, soc_spacing, None, catch_up_days, True, False, history_calls
+        )
     soc_spacing = _spacing(day + night, demand.battery_systems, soc + night_soc)
     grid_cost = demand.grid_cost * demand.catch_ups
     measured_grid = demand.grid_cost > 0 and purse.left >= grid_cost
@@ -136,7 +154,9 @@ def allocate(demand: Demand, cadences: Cadences) -> Allocation:
     refresh = _spacing(day + night, refresh_cost, purse.left)
     if refresh is not None:
         refresh = max(refresh, cadences.fastest)
-    return Allocation(day_spacing, night_spacing, soc_spacing, refresh, 1, True, measured_grid)
+    return Allocation(
+        day_spacing, night_spacing, soc_spacing, refresh, 1, True, measured_grid, history_calls
+    )
 
 
 def _catch_up_days(demand: Demand, funded: float) -> int:

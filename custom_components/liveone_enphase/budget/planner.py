@@ -16,14 +16,16 @@ How it spends the month:
   set aside), nor more than the minute allows; what is left over comes in the next plan.
 - Past days the hourly statistics still miss (`SystemProgress.history`, listed by the
   statistics importer) are the least valuable calls: they never make a poll of their own, only
-  ride on one that is going anyway, within what the minute and the month still allow, and go
-  first when a plan must be trimmed. The allocation counts the ones listed as a fixed cost, so
-  the rest of the month is spread over what they leave.
+  ride on one that is going anyway (the catch-up before dawn, typically), and go first when a
+  plan must be trimmed. They are funded from what the live and catch-up tiers leave (tier 3b
+  of `allocation`), never as a fixed cost: a fixed cost came before the hourly live polls and,
+  on a tight budget, starved them. A day is asked for only once it has ended and its last
+  report is surely published, so one whole-day call per endpoint completes it.
 - An endpoint Enphase refused (403) is retried once its wait is over (`SystemProgress.retries`:
   30 days after the refusal, or at once after the user named a bigger plan): one call, riding
   like a history call (before them) on the next poll that goes anyway; only a system with
   nothing else to poll gets a poll of its own for it. A retry that fails for another reason is
-  tried again after `retry_after`. Retries due this month are a fixed cost too.
+  tried again after `retry_after`. Retries due this month are a fixed cost.
 - The allocation is recomputed at every plan from the calls actually left, so a restart storm or
   another application on the same key only stretches the spacing for the rest of the month. It is
   computed as of the last live poll (not "now"), so planning again later — after a restart —
@@ -148,12 +150,13 @@ class PollPlanner:
             if chosen:
                 chosen = chosen[: budget.minute_limit]
                 taken = {(item.system_id, item.call.endpoint) for item in chosen}
-                retries = [
+                riders = [
                     item
                     for item in self._retries(systems, at)
                     if (item.system_id, item.call.endpoint) not in taken
                 ]
-                chosen += _spare(retries + _history(systems, at), chosen, at, budget, spendable)
+                riders += self._history(systems, taken, at, allocation.history_calls)
+                chosen += _spare(riders, chosen, at, budget, spendable)
                 return _assemble(chosen, at, budget, allocation)
         return PollPlan(min(month_end, now + _DAY), {}, "the budget is spent for now")
 
@@ -171,7 +174,7 @@ class PollPlanner:
         light, dark = self.calendar.split(reference, month_end)
         fixed = ceil((month_end - counted_from) / _DAY * settings.token_refreshes_per_day)
         live_cost = battery_systems = catch_up_cost = refresh_cost = grid_cost = 0
-        lifetime_cost = 0
+        lifetime_cost = history_listed = history_daily = 0
         for profile, progress in systems:
             live = profile.live_endpoints
             catch_up = self._catch_up_endpoints(profile, measured_grid=False)
@@ -182,8 +185,9 @@ class PollPlanner:
                 elif counted_from <= self._lifetime_due(state, counted_from) < month_end:
                     lifetime_cost += 1
             catch_up_cost += len(catch_up)
-            fixed += len(progress.history)
             fixed += sum(1 for _, at in _retry_waits(profile, progress) if at < month_end)
+            history_listed += len(progress.history)
+            history_daily += len([e for e in profile.history_endpoints if e not in catch_up])
             if progress.report_cadence >= settings.slow_cadence:
                 fixed += ceil((month_end - reference) / progress.report_cadence) * len(live)
                 continue
@@ -202,6 +206,8 @@ class PollPlanner:
             refresh_cost=refresh_cost,
             grid_cost=grid_cost,
             lifetime_cost=lifetime_cost,
+            history_listed=history_listed,
+            history_daily=history_daily,
         )
         return allocate(demand, settings.cadences)
 
@@ -299,6 +305,33 @@ class PollPlanner:
                 last = max(i for i, item in enumerate(kept) if item.call.role is role)
                 del kept[last]
         return kept if spendable > 0 else []
+
+    def _history(
+        self,
+        systems: Sequence[PlannedSystem],
+        taken: set[tuple[int, Endpoint]],
+        at: datetime,
+        funded: int,
+    ) -> list[_Item]:
+        """Return the first `funded` history calls that may ride on the poll at `at`.
+
+        Only for days that ended, with their last report published, before `at`; none for an
+        endpoint the poll calls anyway (its catch-up brings the same intervals, and the list is
+        made again after the poll).
+        """
+        published = at - self.settings.visible_after
+        calls = [
+            _Item(at, _ROLE_ORDER[Role.HISTORY], profile.system_id, call)
+            for profile, progress in systems
+            for call in progress.history
+            if (profile.system_id, call.endpoint) not in taken
+            and (call.start_at is None or self._day_end(call.start_at) <= published)
+        ]
+        return calls[:funded]
+
+    def _day_end(self, moment: datetime) -> datetime:
+        """Return the end of the local day holding `moment`."""
+        return self.calendar.midnight(self.calendar.local_date(moment) + _DAY)
 
     # --- timing -------------------------------------------------------------------------------
 
@@ -467,15 +500,6 @@ def _retry_waits(
     for endpoint, wait_until in sorted(progress.retries.items()):
         if profile.applies(endpoint):
             yield endpoint, wait_until
-
-
-def _history(systems: Sequence[PlannedSystem], at: datetime) -> list[_Item]:
-    """Every history call listed, as riders of the poll at `at` (oldest first per system)."""
-    return [
-        _Item(at, _ROLE_ORDER[Role.HISTORY], profile.system_id, call)
-        for profile, progress in systems
-        for call in progress.history
-    ]
 
 
 def _spare(

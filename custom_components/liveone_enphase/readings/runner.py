@@ -18,7 +18,6 @@ from enum import StrEnum
 from ..budget.ledger import CallLedger
 from ..budget.model import EndpointCall, PollPlan, Role
 from ..enphase import (
-    BatteryTelemetry,
     Endpoint,
     EnphaseAuthError,
     EnphaseClient,
@@ -27,14 +26,10 @@ from ..enphase import (
     EnphaseNotFoundError,
     EnphaseRateLimitError,
     EnphaseRequestRefused,
-    ExportTelemetry,
     Granularity,
-    ImportTelemetry,
-    MeterTelemetry,
-    MicroTelemetry,
 )
 from ..history import Fetched
-from .state import EndpointResult, ReadingsState, SystemReadings
+from .state import INTERVAL_WINDOWS, EndpointResult, ReadingsState, SystemReadings
 
 type Clock = Callable[[], datetime]
 
@@ -52,13 +47,6 @@ class CallStatus(StrEnum):
     SKIPPED = "skipped"
 
 
-_INTERVAL_ANSWERS = (
-    MicroTelemetry,
-    MeterTelemetry,
-    BatteryTelemetry,
-    ImportTelemetry,
-    ExportTelemetry,
-)
 _STOPS_POLL = frozenset({CallStatus.RATE_LIMITED, CallStatus.REFUSED, CallStatus.AUTH_FAILED})
 
 
@@ -94,7 +82,7 @@ class PollReport:
         """Return each system's interval answers, for the hourly statistics (one import each)."""
         answers: dict[int, list[Fetched]] = {}
         for result in self.with_status(CallStatus.OK):
-            if isinstance(result.answer, _INTERVAL_ANSWERS) and result.asked_at is not None:
+            if isinstance(result.answer, INTERVAL_WINDOWS) and result.asked_at is not None:
                 answers.setdefault(result.system_id, []).append(
                     Fetched(result.endpoint, result.answer, result.asked_at)
                 )

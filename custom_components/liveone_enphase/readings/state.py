@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from math import gcd
+from math import gcd, inf
 from typing import Any, Final, Self
 
 from ..budget.model import (
@@ -45,6 +45,8 @@ from ..enphase import (
     Summary,
 )
 from ..enphase.readers import zone_or_utc
+from ..history import Fetched
+from ..history.feeds import read
 from .energy import RETENTION, EnergyCounter, Interval, Source, Stream
 
 _STORAGE_VERSION: Final = 1
@@ -154,6 +156,8 @@ class SystemReadings:
         self.slow_reporting = False
         self.last_live_at: datetime | None = None
         self.endpoints: dict[Endpoint, EndpointProgress] = {}
+        self.published_through: int | None = None
+        """Up to when (epoch) the interval answers proved the system's data published."""
         self._settled_on: date | None = None
         self._touched: set[Stream] = set()
 
@@ -245,12 +249,13 @@ class SystemReadings:
     def apply(self, endpoint: Endpoint, result: EndpointResult, at: datetime) -> None:
         """Merge one successful answer requested at `at` (an answer proves it is in the plan)."""
         self.forbidden.pop(endpoint, None)
+        until = self._proven(endpoint, result, at) if isinstance(result, INTERVAL_WINDOWS) else inf
         match result:
             case LatestTelemetry():
                 self._apply_latest(result)
             case MicroTelemetry():
                 self._merge(
-                    Stream.PRODUCTION, Source.MICRO, _MICRO_LENGTH, result, _energies(result)
+                    Stream.PRODUCTION, Source.MICRO, _MICRO_LENGTH, result, _energies(result, until)
                 )
                 self._solar_from_micro(result)
             case MeterTelemetry():
@@ -259,16 +264,16 @@ class SystemReadings:
                     if endpoint is Endpoint.CONSUMPTION_METER
                     else Stream.PRODUCTION
                 )
-                self._merge(stream, Source.METER, _METER_LENGTH, result, _energies(result))
+                self._merge(stream, Source.METER, _METER_LENGTH, result, _energies(result, until))
             case BatteryTelemetry():
-                self._apply_battery(result)
+                self._apply_battery(result, until)
             case ImportTelemetry():
                 self._merge(
-                    Stream.GRID_IMPORT, Source.GRID, _METER_LENGTH, result, _energies(result)
+                    Stream.GRID_IMPORT, Source.GRID, _METER_LENGTH, result, _energies(result, until)
                 )
             case ExportTelemetry():
                 self._merge(
-                    Stream.GRID_EXPORT, Source.GRID, _METER_LENGTH, result, _energies(result)
+                    Stream.GRID_EXPORT, Source.GRID, _METER_LENGTH, result, _energies(result, until)
                 )
             case Summary():
                 self._apply_summary(result)
@@ -283,13 +288,10 @@ class SystemReadings:
                 self._book(Stream.GRID_IMPORT, result.imported)
             case ExportLifetime():
                 self._book(Stream.GRID_EXPORT, result.exported)
-        if isinstance(
-            result,
-            MicroTelemetry | MeterTelemetry | BatteryTelemetry | ImportTelemetry | ExportTelemetry,
-        ):
+        if isinstance(result, INTERVAL_WINDOWS):
             if result.meta is not None:
                 self._see_report(result.meta.last_report_at, at)
-            self._advance_cursor(endpoint, result, at)
+            self._advance_cursor(endpoint, result, at, until)
         else:
             self.endpoints[endpoint] = replace(self._progress(endpoint), last_success=at)
         self._see_status(result)
@@ -355,17 +357,16 @@ class SystemReadings:
             boundary = datetime.fromtimestamp(proven, UTC)
             self._show(Quantity.SOLAR, PowerReading(0.0, boundary, "production_micro"))
 
-    def _apply_battery(self, battery: BatteryTelemetry) -> None:
-        charge = [(i.end_at, i.charge_wh) for i in battery.intervals if i.charge_wh is not None]
-        discharge = [
-            (i.end_at, i.discharge_wh) for i in battery.intervals if i.discharge_wh is not None
-        ]
+    def _apply_battery(self, battery: BatteryTelemetry, until: float) -> None:
+        intervals = [i for i in battery.intervals if i.end_at.timestamp() <= until]
+        charge = [(i.end_at, i.charge_wh) for i in intervals if i.charge_wh is not None]
+        discharge = [(i.end_at, i.discharge_wh) for i in intervals if i.discharge_wh is not None]
         self._merge(Stream.BATTERY_CHARGE, Source.BATTERY, _METER_LENGTH, battery, charge)
         self._merge(Stream.BATTERY_DISCHARGE, Source.BATTERY, _METER_LENGTH, battery, discharge)
-        for interval in battery.intervals:
+        for interval in intervals:
             if interval.soc_pct is not None:
                 self.soc_history[int(interval.end_at.timestamp())] = interval.soc_pct
-        newest = max(battery.intervals, key=lambda i: i.end_at, default=None)
+        newest = max(intervals, key=lambda i: i.end_at, default=None)
         percent = battery.last_reported_aggregate_soc_pct
         if newest is not None:
             percent = percent if percent is not None else newest.soc_pct
@@ -527,13 +528,36 @@ class SystemReadings:
             return None
         return discharge.values[key] - charge.values[key]
 
-    def _advance_cursor(self, endpoint: Endpoint, window: _IntervalWindow, at: datetime) -> None:
-        """Move an interval endpoint's cursor past what this answer covered."""
+    def _proven(self, endpoint: Endpoint, window: _IntervalWindow, at: datetime) -> float:
+        """Return up to when (epoch) the intervals of an answer are proven published.
+
+        Enphase may send intervals it has not published yet as zeros at the end of an answer
+        ("trailing zeros"), and a zero proves nothing. What proves the data published up to an
+        instant is the statistics' evidence (`history.feeds`): a non-zero value there, or
+        `meta.last_energy_at`, in this answer or an earlier one. Later intervals are taken as
+        not sent: they are not merged, and the cursor stays before them (see `_advance_cursor`).
+        """
+        evidence = read(Fetched(endpoint, window, at)).evidence
+        proven = max((e for e in (self.published_through, evidence) if e is not None), default=None)
+        self.published_through = proven
+        return -inf if proven is None else proven
+
+    def _advance_cursor(
+        self, endpoint: Endpoint, window: _IntervalWindow, at: datetime, until: float
+    ) -> None:
+        """Move an interval endpoint's cursor past what this answer covered (up to `until`).
+
+        A window cut short (at its one-day length) is covered to its end, unless intervals were
+        held back as not yet published: then only to its newest proven interval, and it is not
+        complete, so the next call asks for the held-back ones again.
+        """
         progress = self._progress(endpoint)
-        ends = [interval.end_at for interval in window.intervals]
+        ends = [i.end_at for i in window.intervals if i.end_at.timestamp() <= until]
+        held_back = len(ends) < len(window.intervals)
         cursor = max([progress.cursor, *ends], key=_sortable)
-        complete = window.end_at is None or window.end_at >= at - _WINDOW_SLACK
-        if not complete and window.end_at is not None:
+        reached = window.end_at is None or window.end_at >= at - _WINDOW_SLACK
+        complete = reached and not held_back
+        if not reached and not held_back and window.end_at is not None:
             cursor = max(cursor, window.end_at, key=_sortable)
         self.endpoints[endpoint] = replace(
             progress, last_success=at, cursor=cursor, complete=complete
@@ -604,6 +628,7 @@ class SystemReadings:
             "report_phase_s": self.report_phase_s,
             "slow_reporting": self.slow_reporting,
             "last_live_at": _optional_epoch(self.last_live_at),
+            "published_through": self.published_through,
             "endpoints": {
                 endpoint.value: _progress_to_dict(progress)
                 for endpoint, progress in self.endpoints.items()
@@ -637,6 +662,8 @@ class SystemReadings:
         readings.report_phase_s = data["report_phase_s"]
         readings.slow_reporting = bool(data["slow_reporting"])
         readings.last_live_at = _optional_moment(data["last_live_at"])
+        published = data.get("published_through")  # absent from stores of older versions
+        readings.published_through = None if published is None else int(published)
         readings.endpoints = {
             Endpoint(name): _progress_from_dict(p) for name, p in data["endpoints"].items()
         }
@@ -702,11 +729,22 @@ class ReadingsState:
 
 type _EnergyWindow = MicroTelemetry | MeterTelemetry | ImportTelemetry | ExportTelemetry
 type _IntervalWindow = _EnergyWindow | BatteryTelemetry
+INTERVAL_WINDOWS: Final = (
+    MicroTelemetry,
+    MeterTelemetry,
+    BatteryTelemetry,
+    ImportTelemetry,
+    ExportTelemetry,
+)
 
 
-def _energies(window: _EnergyWindow) -> list[tuple[datetime, float]]:
-    """(end, Wh) of every interval that carries an energy."""
-    return [(i.end_at, i.energy_wh) for i in window.intervals if i.energy_wh is not None]
+def _energies(window: _EnergyWindow, until: float) -> list[tuple[datetime, float]]:
+    """(end, Wh) of every interval up to `until` (epoch) that carries an energy."""
+    return [
+        (i.end_at, i.energy_wh)
+        for i in window.intervals
+        if i.energy_wh is not None and i.end_at.timestamp() <= until
+    ]
 
 
 def _latest_of(counter: EnergyCounter) -> Interval | None:
