@@ -44,6 +44,21 @@ from ..enphase import (
     Summary,
 )
 from ..enphase.readers import zone_or_utc
+from ..stored import (
+    Record,
+    StoredDataError,
+    array,
+    each,
+    entries,
+    epoch,
+    epoch_time,
+    flag,
+    integer,
+    member,
+    non_negative,
+    number,
+    text,
+)
 from .energy import RETENTION, EnergyCounter, Interval, Source, Stream
 
 _STORAGE_VERSION: Final = 1
@@ -597,36 +612,31 @@ class SystemReadings:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Restore what `to_dict` saved."""
+    def from_dict(cls, data: object, path: str = "system") -> Self:
+        """Restore what `to_dict` saved (`StoredDataError` for anything else)."""
+        obj = Record(data, path)
         readings = cls(
-            int(data["system_id"]),
-            data["timezone"],
-            has_battery=bool(data["has_battery"]),
-            has_consumption=bool(data["has_consumption"]),
-            has_production_meter=bool(data["has_production_meter"]),
+            obj.get("system_id", integer),
+            obj.opt("timezone", text),
+            has_battery=obj.get("has_battery", flag),
+            has_consumption=obj.get("has_consumption", flag),
+            has_production_meter=obj.get("has_production_meter", flag),
         )
-        readings.forbidden = {Endpoint(value) for value in data["forbidden"]}
-        readings.power = {
-            Quantity(name): PowerReading(float(watts), _moment(at), str(source))
-            for name, (watts, at, source) in data["power"].items()
-        }
-        soc = data["soc"]
-        readings.soc = None if soc is None else SocReading(float(soc[0]), _moment(soc[1]))
-        readings.battery_mode = data["battery_mode"]
-        readings.status = data.get("status")  # absent from stores of older versions
-        readings.counters = {
-            Stream(name): EnergyCounter.from_dict(c) for name, c in data["counters"].items()
-        }
-        readings.soc_history = {int(key): float(pct) for key, pct in data["soc_history"]}
-        readings.last_report_at = _optional_moment(data["last_report_at"])
-        readings.report_gcd_s = int(data["report_gcd_s"])
-        readings.report_phase_s = data["report_phase_s"]
-        readings.slow_reporting = bool(data["slow_reporting"])
-        readings.last_live_at = _optional_moment(data["last_live_at"])
-        readings.endpoints = {
-            Endpoint(name): _progress_from_dict(p) for name, p in data["endpoints"].items()
-        }
+        readings.forbidden = set(obj.get("forbidden", each(member(Endpoint))))
+        readings.power = obj.get("power", entries(member(Quantity), _power_from_list))
+        readings.soc = obj.opt("soc", _soc_from_list)
+        readings.battery_mode = obj.opt("battery_mode", text)
+        readings.status = obj.opt("status", text, may_be_absent=True)  # older stores lack it
+        readings.counters.update(
+            obj.get("counters", entries(member(Stream), EnergyCounter.from_dict))
+        )
+        readings.soc_history = dict(obj.get("soc_history", each(_soc_point)))
+        readings.last_report_at = obj.opt("last_report_at", epoch_time)
+        readings.report_gcd_s = obj.get("report_gcd_s", non_negative)
+        readings.report_phase_s = obj.opt("report_phase_s", number)
+        readings.slow_reporting = obj.get("slow_reporting", flag)
+        readings.last_live_at = obj.opt("last_live_at", epoch_time)
+        readings.endpoints = obj.get("endpoints", entries(member(Endpoint), _progress_from_dict))
         return readings
 
 
@@ -672,13 +682,14 @@ class ReadingsState:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Restore what `to_dict` saved (an unknown version starts empty)."""
+    def from_dict(cls, data: object, path: str = "readings") -> Self:
+        """Restore what `to_dict` saved (`StoredDataError` for anything else or another version)."""
+        obj = Record(data, path)
+        if obj.get("version", integer) != _STORAGE_VERSION:
+            raise StoredDataError(f"{path}.version: not a version this release reads")
         state = cls()
-        if data.get("version") == _STORAGE_VERSION:
-            for item in data["systems"]:
-                readings = SystemReadings.from_dict(item)
-                state.systems[readings.system_id] = readings
+        for readings in obj.get("systems", each(SystemReadings.from_dict)):
+            state.systems[readings.system_id] = readings
         return state
 
 
@@ -712,14 +723,6 @@ def _optional_epoch(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
-def _moment(value: float) -> datetime:
-    return datetime.fromtimestamp(float(value), UTC)
-
-
-def _optional_moment(value: float | None) -> datetime | None:
-    return None if value is None else _moment(value)
-
-
 def _progress_to_dict(progress: EndpointProgress) -> dict[str, Any]:
     return {
         "last_attempt": _optional_epoch(progress.last_attempt),
@@ -729,10 +732,28 @@ def _progress_to_dict(progress: EndpointProgress) -> dict[str, Any]:
     }
 
 
-def _progress_from_dict(data: Mapping[str, Any]) -> EndpointProgress:
+def _progress_from_dict(data: object, path: str) -> EndpointProgress:
+    obj = Record(data, path)
     return EndpointProgress(
-        last_attempt=_optional_moment(data["last_attempt"]),
-        last_success=_optional_moment(data["last_success"]),
-        cursor=_optional_moment(data["cursor"]),
-        complete=bool(data["complete"]),
+        last_attempt=obj.opt("last_attempt", epoch_time),
+        last_success=obj.opt("last_success", epoch_time),
+        cursor=obj.opt("cursor", epoch_time),
+        complete=obj.get("complete", flag),
     )
+
+
+def _power_from_list(data: object, path: str) -> PowerReading:
+    watts, at, source = array(data, path, 3)
+    return PowerReading(
+        number(watts, f"{path}[0]"), epoch_time(at, f"{path}[1]"), text(source, f"{path}[2]")
+    )
+
+
+def _soc_from_list(data: object, path: str) -> SocReading:
+    percent, at = array(data, path, 2)
+    return SocReading(number(percent, f"{path}[0]"), epoch_time(at, f"{path}[1]"))
+
+
+def _soc_point(data: object, path: str) -> tuple[int, float]:
+    at, percent = array(data, path, 2)
+    return epoch(at, f"{path}[0]"), number(percent, f"{path}[1]")
