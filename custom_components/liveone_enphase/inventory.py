@@ -5,15 +5,15 @@ battery sensors), and names the device in Home Assistant. It changes about never
 fetched once, cached in the entry's store and read again only every `INVENTORY_MAX_AGE`.
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, Self
 
 from homeassistant.helpers.device_registry import DeviceInfo
 
 from .const import DOMAIN
 from .enphase import Device, Devices, LatestTelemetry, System
+from .stored import Record, epoch_time, flag, integer, text
 
 INVENTORY_MAX_AGE: Final = timedelta(days=30)
 ENLIGHTEN_SYSTEM_URL: Final = "https://enlighten.enphaseenergy.com/systems/{system_id}"
@@ -105,19 +105,20 @@ class SystemInfo:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Restore what `to_dict` saved."""
+    def from_dict(cls, data: object, path: str = "system") -> Self:
+        """Restore what `to_dict` saved (`StoredDataError` for anything else)."""
+        obj = Record(data, path)
         return cls(
-            system_id=int(data["system_id"]),
-            name=str(data["name"]),
-            timezone=data["timezone"],
-            status=data["status"],
-            has_battery=bool(data["has_battery"]),
-            has_consumption=bool(data["has_consumption"]),
-            has_production_meter=bool(data["has_production_meter"]),
-            gateway_model=data["gateway_model"],
-            gateway_firmware=data["gateway_firmware"],
-            fetched_at=datetime.fromtimestamp(float(data["fetched_at"]), UTC),
+            system_id=obj.get("system_id", integer),
+            name=obj.get("name", text),
+            timezone=obj.opt("timezone", text),
+            status=obj.opt("status", text),
+            has_battery=obj.get("has_battery", flag),
+            has_consumption=obj.get("has_consumption", flag),
+            has_production_meter=obj.get("has_production_meter", flag),
+            gateway_model=obj.opt("gateway_model", text),
+            gateway_firmware=obj.opt("gateway_firmware", text),
+            fetched_at=obj.get("fetched_at", epoch_time),
         )
 
 

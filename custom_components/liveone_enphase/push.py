@@ -50,6 +50,8 @@ from .liveone import (
     make_batches,
 )
 from .push_readings import PushCursor
+from .store import warn_unreadable
+from .stored import StoredDataError
 
 if TYPE_CHECKING:
     import aiohttp
@@ -154,19 +156,38 @@ class PushStore:
         self._outbox: Mapping[str, object] | None = None
 
     async def load(self) -> Mapping[str, object] | None:
-        """Read everything; return the outbox's part (the outbox calls this once)."""
-        data = await self._store.async_load()
+        """Read everything; return the outbox's part (the outbox calls this once).
+
+        What cannot be read is logged and left out: an unreadable cursor only means readings
+        may be queued again (LiveOne stores each once); unreadable batches are the outbox's to
+        count as dropped, for its repair issue.
+        """
+        data: object = await self._store.async_load()
         if data is None:
             return None
-        self.cursor = PushCursor.from_dict(data.get("pushed"))
+        if not isinstance(data, Mapping):
+            warn_unreadable(
+                self._store.key, StoredDataError("outbox: not an object"), "nothing to push"
+            )
+            return None
+        try:
+            self.cursor = PushCursor.from_dict(data.get("pushed"))
+        except StoredDataError as err:
+            warn_unreadable(
+                self._store.key, err, "readings already queued may be sent to LiveOne again"
+            )
         acknowledged = data.get("acknowledged")
         if isinstance(acknowledged, Mapping):
             self.acknowledged = {
                 str(reason): count
                 for reason, count in acknowledged.items()
-                if isinstance(count, int)
+                if isinstance(count, int) and not isinstance(count, bool)
             }
         outbox = data.get("outbox")
+        if outbox is not None and not isinstance(outbox, Mapping):
+            warn_unreadable(
+                self._store.key, StoredDataError("outbox.outbox: not an object"), "nothing to push"
+            )
         self._outbox = outbox if isinstance(outbox, Mapping) else None
         return self._outbox
 

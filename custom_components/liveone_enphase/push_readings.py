@@ -54,6 +54,7 @@ from .liveone.points import (
 )
 from .readings.energy import Stream
 from .readings.state import Quantity, SystemReadings
+from .stored import Record, entries, epoch_time, key_integer, number, text
 
 # The point of each power the readings hold.
 _POWER_POINTS: Final[Mapping[Quantity, Point]] = {
@@ -149,22 +150,17 @@ class PushCursor:
         }
 
     @classmethod
-    def from_dict(cls, data: object) -> PushCursor:
-        """Restore what `to_dict` saved; anything unreadable starts empty (a resend is safe)."""
-        systems: dict[int, SystemCursor] = {}
-        if isinstance(data, Mapping):
-            for raw_id, raw in data.items():
-                try:
-                    systems[int(raw_id)] = SystemCursor(
-                        times={
-                            str(key): datetime.fromtimestamp(float(at), UTC)
-                            for key, at in raw["times"].items()
-                        },
-                        totals={str(key): float(value) for key, value in raw["totals"].items()},
-                    )
-                except KeyError, TypeError, ValueError, AttributeError:
-                    continue
-        return cls(systems)
+    def from_dict(cls, data: object, path: str = "pushed") -> PushCursor:
+        """Restore what `to_dict` saved (`StoredDataError` for anything else)."""
+        return cls(entries(key_integer, _system_cursor)(data, path))
+
+
+def _system_cursor(data: object, path: str) -> SystemCursor:
+    obj = Record(data, path)
+    return SystemCursor(
+        times=obj.get("times", entries(text, epoch_time)),
+        totals=obj.get("totals", entries(text, number)),
+    )
 
 
 def _powers(readings: SystemReadings, cursor: SystemCursor) -> list[Reading]:

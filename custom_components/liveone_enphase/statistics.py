@@ -48,6 +48,8 @@ from .const import DOMAIN
 from .enphase import Endpoint
 from .enphase.readers import zone_or_utc
 from .history import LOOKBACK_DAYS, CatchUp, Fetched, HistoryTracker, Series, SeriesRewrite
+from .store import async_load_stored
+from .stored import Record, entries, key_integer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -234,6 +236,11 @@ async def async_new_tracker(
     return HistoryTracker(timezone, origin)
 
 
+def _trackers(data: object) -> dict[int, HistoryTracker]:
+    """Read what `EntryHistory` saved (`StoredDataError` for anything else)."""
+    return Record(data, "history").get("systems", entries(key_integer, HistoryTracker.from_dict))
+
+
 class EntryHistory:
     """The statistics importer of one config entry: a tracker per system, kept in a store.
 
@@ -249,13 +256,15 @@ class EntryHistory:
         self._lock = asyncio.Lock()
 
     async def async_load(self) -> None:
-        """Restore the trackers saved before a restart."""
-        data = await self._store.async_load()
-        if data is not None:
-            self._trackers = {
-                int(system_id): HistoryTracker.from_dict(saved)
-                for system_id, saved in data["systems"].items()
-            }
+        """Restore the trackers saved before a restart (none if they cannot be read).
+
+        Without them each system's history starts again after its newest stored row, as for
+        a new entry: rows already written stay.
+        """
+        trackers = await async_load_stored(
+            self._store, _trackers, "the statistics continue after the newest stored hour"
+        )
+        self._trackers = trackers or {}
 
     @property
     def system_ids(self) -> frozenset[int]:

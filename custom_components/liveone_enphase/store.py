@@ -12,12 +12,18 @@
 When it is written: both right after every poll, awaited, so a crash loses at most the poll in
 progress (its calls were counted in memory only). A token request seen outside a poll is written
 `TOKEN_SAVE_DELAY` later; HA also flushes delayed writes when it stops.
+
+A store that cannot be read does not stop the entry. HA's `Store` moves a file that is not JSON
+aside (raising its own repair) and returns nothing; JSON of the wrong shape is caught here
+(`StoredDataError`), logged once, and the store starts afresh: the readings and inventory are
+read from Enphase again, and a lost ledger assumes the month's calls were used at an even pace
+so far (`CallLedger.at_even_pace`), so the rest of the month keeps its share.
 """
 
 import asyncio
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -33,6 +39,7 @@ from .const import DOMAIN, TOKEN_REQUEST_OBSERVER
 from .enphase import RequestOutcome
 from .inventory import SystemInfo
 from .readings.state import ReadingsState
+from .stored import Record, StoredDataError, each
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,6 +48,7 @@ TOKEN_SAVE_DELAY: Final = 10.0
 # Token requests seen before their application's ledger was loaded (e.g. the code exchange of a
 # config flow) are kept to be counted then; more than this is not a login, it is a loop.
 _MAX_PENDING: Final = 50
+_MAX_REASON: Final = 200
 
 DATA_BUDGETS: Final[HassKey[ApplicationBudgets]] = HassKey(f"{DOMAIN}_budgets")
 
@@ -155,11 +163,17 @@ class ApplicationBudgets:
         store: Store[dict[str, Any]] = Store(self.hass, STORAGE_VERSION, f"{DOMAIN}.ledger.{key}")
         saved = await store.async_load()
         clock = dt_util.utcnow
-        ledger = (
-            CallLedger(limits, clock)
-            if saved is None
-            else CallLedger.from_dict(saved, limits, clock)
-        )
+        try:
+            ledger = (
+                CallLedger(limits, clock)
+                if saved is None
+                else CallLedger.from_dict(saved, limits, clock)
+            )
+        except StoredDataError as err:
+            ledger = CallLedger.at_even_pace(limits, clock)
+            warn_unreadable(
+                store.key, err, f"assuming {ledger.used} calls were used this month so far"
+            )
         _LOGGER.debug("Application %s: %s calls counted this month", key, ledger.used)
         return ApplicationBudget(client_id, ledger, store)
 
@@ -191,14 +205,11 @@ class EntryStore:
         )
 
     async def async_load(self) -> EntryData:
-        """Return what was saved, or an empty state for a new entry."""
-        saved = await self._store.async_load()
-        if saved is None:
-            return EntryData(ReadingsState(), {})
-        return EntryData(
-            ReadingsState.from_dict(saved["readings"]),
-            _inventory_from(saved["inventory"]),
+        """Return what was saved, or an empty state for a new entry (or an unreadable store)."""
+        saved = await async_load_stored(
+            self._store, _entry_data, "reading the systems from Enphase again"
         )
+        return EntryData(ReadingsState(), {}) if saved is None else saved
 
     async def async_save(self, data: EntryData) -> None:
         """Write everything now (after every poll)."""
@@ -214,6 +225,40 @@ class EntryStore:
         await self._store.async_remove()
 
 
-def _inventory_from(items: list[Mapping[str, Any]]) -> dict[int, SystemInfo]:
-    systems = (SystemInfo.from_dict(item) for item in items)
-    return {info.system_id: info for info in systems}
+def _entry_data(data: object) -> EntryData:
+    """Read what `EntryStore.async_save` wrote (`StoredDataError` for anything else)."""
+    obj = Record(data, "entry")
+    readings = obj.get("readings", ReadingsState.from_dict)
+    systems = obj.get("inventory", each(SystemInfo.from_dict))
+    inventory = {info.system_id: info for info in systems}
+    if not readings.systems.keys() <= inventory.keys():
+        raise StoredDataError("entry.readings: a system without its inventory")
+    return EntryData(readings, inventory)
+
+
+def warn_unreadable(key: str, err: StoredDataError, consequence: str) -> None:
+    """Log, once per store, that its data cannot be read and what happens instead.
+
+    The error names a path of keys, and stored keys can be anything: it is shortened.
+    """
+    reason = str(err)
+    if len(reason) > _MAX_REASON:
+        reason = f"{reason[:_MAX_REASON]}…"
+    _LOGGER.warning("The stored data %s cannot be read (%s); %s", key, reason, consequence)
+
+
+async def async_load_stored[T](
+    store: Store[Any], parse: Callable[[object], T], consequence: str
+) -> T | None:
+    """Load a store and parse it; None if nothing was saved or what was saved cannot be read.
+
+    `consequence` tells the log what happens instead of reading it.
+    """
+    saved = await store.async_load()
+    if saved is None:
+        return None
+    try:
+        return parse(saved)
+    except StoredDataError as err:
+        warn_unreadable(store.key, err, consequence)
+        return None

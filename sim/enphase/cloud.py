@@ -28,7 +28,8 @@ class EnphaseCloud:
     `install(app)` serves it over HTTP; `faults` holds the misbehaviour switches; `requests` is
     the ledger of every request received (`token_requests` adds, for POST /oauth/token, the
     Basic client id and the names of the parameters sent); `truth` answers what physically
-    happened.
+    happened. `token_prefixes` (access, refresh) makes it issue opaque tokens starting with
+    those marks (`oauth.issued` lists every token issued), for tests that hunt for leaks.
     """
 
     def __init__(
@@ -46,6 +47,7 @@ class EnphaseCloud:
         access_ttl: timedelta = timedelta(days=1),
         refresh_ttl: timedelta = timedelta(days=30),
         my_redirect: str | None = None,
+        token_prefixes: tuple[str, str] | None = None,
     ) -> None:
         self.clock = clock
         self.my_redirect = my_redirect
@@ -63,6 +65,7 @@ class EnphaseCloud:
             code_ttl=code_ttl,
             access_ttl=access_ttl,
             refresh_ttl=refresh_ttl,
+            token_prefixes=token_prefixes,
         )
         self.application = self.add_application(
             "LiveOne Enphase (simulated)",

@@ -2,7 +2,8 @@
 
 Behaves like Enphase's Spring-based server: HTTP Basic client authentication only, single-use
 codes, JWT-shaped access tokens that expire after a day, refresh tokens that rotate on every use
-and expire after 30 days.
+and expire after 30 days. With `token_prefixes` it issues opaque tokens that start with the given
+marks instead (`<access prefix><serial>-<random>`), so a test can look for any trace of them.
 """
 
 import base64
@@ -95,8 +96,12 @@ class OAuthServer:
         code_ttl: timedelta = timedelta(minutes=5),
         access_ttl: timedelta = timedelta(days=1),
         refresh_ttl: timedelta = timedelta(days=30),
+        token_prefixes: tuple[str, str] | None = None,
     ) -> None:
         self.clock = clock
+        self.token_prefixes = token_prefixes
+        self.issued: list[str] = []
+        """Every access and refresh token issued, oldest first."""
         self.faults = faults
         self.user_id = user_id
         self.code_ttl = code_ttl
@@ -180,10 +185,18 @@ class OAuthServer:
             "enl_uid": self.user_id,
             "jti": jti,
         }
-        access = self._jwt(claims)
-        refresh = self._jwt(
-            {**claims, "ati": jti, "exp": int((now + self.refresh_ttl).timestamp())}
-        )
+        if self.token_prefixes is None:
+            access = self._jwt(claims)
+            refresh = self._jwt(
+                {**claims, "ati": jti, "exp": int((now + self.refresh_ttl).timestamp())}
+            )
+        else:
+            serial = len(self.issued) // 2
+            access, refresh = (
+                f"{prefix}{serial:04d}-{self._rng.randbytes(12).hex()}"
+                for prefix in self.token_prefixes
+            )
+        self.issued += [access, refresh]
         generation = self.faults.token_generation
         self._access[access] = _Token(application.client_id, access_exp, generation)
         self._refresh[refresh] = _Token(application.client_id, now + self.refresh_ttl, generation)

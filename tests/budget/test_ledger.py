@@ -21,6 +21,7 @@ from custom_components.liveone_enphase.enphase import (
     RequestOutcome,
     RequestRecord,
 )
+from custom_components.liveone_enphase.stored import StoredDataError
 from sim.clock import ManualClock
 
 LATEST = Endpoint.LATEST_TELEMETRY.value
@@ -243,10 +244,25 @@ async def test_survives_a_restart_mid_month() -> None:
     assert restored.refusal(LATEST) == ledger.refusal(LATEST)
 
 
-def test_unknown_storage_version_starts_fresh() -> None:
+def test_unknown_storage_version_is_unreadable() -> None:
     clock = ManualClock(START)
-    restored = CallLedger.from_dict({"version": 99, "used": 5}, PlanLimits.watt(), clock)
-    assert restored.used == 0
+    with pytest.raises(StoredDataError, match="version"):
+        CallLedger.from_dict({"version": 99, "used": 5}, PlanLimits.watt(), clock)
+
+
+@pytest.mark.parametrize(
+    ("now", "used"),
+    [
+        (datetime(2026, 6, 1, tzinfo=UTC), 0),
+        (datetime(2026, 6, 16, tzinfo=UTC), 475),
+        (datetime(2026, 6, 30, 23, 59, tzinfo=UTC), 949),
+    ],
+)
+def test_a_lost_ledger_assumes_an_even_pace_so_far(now: datetime, used: int) -> None:
+    ledger = CallLedger.at_even_pace(PlanLimits.watt(), ManualClock(now))
+    assert ledger.used == used
+    # The planner gets the rest of the month's share, not a fresh month.
+    assert ledger.status().usable_left == PlanLimits.watt().pollable - used
 
 
 async def test_rolls_over_at_month_end_and_keeps_a_year_of_history() -> None:

@@ -5,6 +5,7 @@ come from the simulator's own authorize and token endpoints.
 """
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +27,8 @@ REDIRECT_URI = "https://my.home-assistant.io/redirect/oauth"
 
 
 def _basic(client_id: str, client_secret: str) -> dict[str, str]:
-    return {"Authorization": aiohttp.BasicAuth(client_id, client_secret).encode()}
+    pair = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {pair}"}
 
 
 @dataclass

@@ -26,7 +26,7 @@ from homeassistant.components.application_credentials import (
     ClientCredential,
     async_import_client_credential,
 )
-from homeassistant.config_entries import SOURCE_USER, ConfigFlowResult
+from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigFlowResult
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -182,7 +182,7 @@ def make_entry(
     return entry
 
 
-def expire_token(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+def expire_token(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
     """Make HA think the access token has expired, so the next use refreshes it."""
     token = {**entry.data["token"], "expires_at": time.time() - 60}
     hass.config_entries.async_update_entry(entry, data={**entry.data, "token": token})

@@ -46,6 +46,7 @@ from custom_components.liveone_enphase.push import (
 from custom_components.liveone_enphase.push_readings import PushCursor
 from custom_components.liveone_enphase.readings.energy import Stream
 from custom_components.liveone_enphase.readings.state import Quantity
+from custom_components.liveone_enphase.stored import StoredDataError
 from sim.clock import ManualClock
 from sim.enphase import EnphaseCloud
 from sim.liveone import LiveOneReceiver, RequestRecord
@@ -641,7 +642,7 @@ def test_options_read_only_what_makes_sense_and_hide_the_key() -> None:
     assert not PushOptions.from_options({CONF_PUSH: True, CONF_SITES: []}).active
 
 
-def test_the_cursor_survives_its_own_format_and_ignores_garbage() -> None:
+def test_the_cursor_survives_its_own_format_and_refuses_garbage() -> None:
     at = datetime(2026, 1, 15, 2, 0, tzinfo=UTC)
     cursor = PushCursor()
     sample = PowerSample(at, solar_w=1000.0, battery_soc_pct=50.0)
@@ -650,9 +651,14 @@ def test_the_cursor_survives_its_own_format_and_ignores_garbage() -> None:
     assert restored.systems == cursor.systems
     assert not restored.system(7).is_new("solar_w", at)
     assert restored.system(7).is_new("solar_w", at + timedelta(seconds=1))
-    garbled = PushCursor.from_dict({"7": {"times": {"solar_w": "noon"}}, "8": None, "x": {}})
-    assert garbled.systems == {}
-    assert PushCursor.from_dict(["not", "a", "mapping"]).systems == {}
+    for garbage in (
+        {"7": {"times": {"solar_w": "noon"}, "totals": {}}},
+        {"8": None},
+        {"x": {"times": {}, "totals": {}}},
+        ["not", "a", "mapping"],
+    ):
+        with pytest.raises(StoredDataError):
+            PushCursor.from_dict(garbage)
     cursor.keep_only([8])
     assert cursor.systems == {}
 

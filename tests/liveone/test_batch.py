@@ -17,8 +17,8 @@ from custom_components.liveone_enphase.liveone import (
     validate_batch,
     validate_request,
 )
-from custom_components.liveone_enphase.liveone.batch import StoredBatchError
 from custom_components.liveone_enphase.liveone.points import SOLAR_W, Point, Reading
+from custom_components.liveone_enphase.stored import StoredDataError
 
 from .helpers import sample_readings
 
@@ -106,7 +106,7 @@ def _good() -> dict[str, Any]:
     ],
 )
 def test_anything_but_a_stored_batch_is_refused(corrupt: Callable[[Any], Any]) -> None:
-    with pytest.raises(StoredBatchError):
+    with pytest.raises(StoredDataError):
         Batch.from_dict(corrupt(_good()))
 
 

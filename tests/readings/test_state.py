@@ -4,6 +4,8 @@ import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from custom_components.liveone_enphase.budget.model import DEFAULT_VISIBLE_AFTER, Refusal
 from custom_components.liveone_enphase.enphase import Endpoint, SystemMeta
 from custom_components.liveone_enphase.readings.energy import (
@@ -19,6 +21,7 @@ from custom_components.liveone_enphase.readings.state import (
     SocReading,
     SystemReadings,
 )
+from custom_components.liveone_enphase.stored import StoredDataError
 
 from . import payloads as p
 
@@ -336,7 +339,8 @@ def test_state_round_trip_and_system_updates() -> None:
     assert same is home
     assert (same.timezone, same.has_battery) == ("Australia/Melbourne", False)
     assert home.energy_wh(Stream.PRODUCTION) == 9000
-    assert ReadingsState.from_dict({"version": 0, "systems": [{}]}).systems == {}
+    with pytest.raises(StoredDataError, match="version"):
+        ReadingsState.from_dict({"version": 0, "systems": [{}]})
     empty = SystemReadings(1, None)
     assert empty.progress().last_live_at is None
     assert SystemReadings.from_dict(empty.to_dict()).to_dict() == empty.to_dict()

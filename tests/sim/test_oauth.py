@@ -9,7 +9,7 @@ import aiohttp
 from yarl import URL
 
 from sim.clock import ManualClock
-from sim.enphase import EnphaseCloud
+from sim.enphase import EnphaseCloud, SiteConfig
 from sim.server import SimServer
 from tests.sim.conftest import basic
 
@@ -317,3 +317,34 @@ async def test_my_home_assistant_redirect_goes_to_local_instance(
         # the code stays bound to the redirect_uri the client used
         status, _ = await token_call(http, server, cloud, query=code_grant(found["code"], my_url))
     assert status == 200
+
+
+async def test_distinctive_tokens_carry_their_marks_rotate_and_are_listed(
+    sim_clock: ManualClock, http: aiohttp.ClientSession
+) -> None:
+    cloud = EnphaseCloud(
+        clock=sim_clock,
+        sites=[SiteConfig.demo_solar_only()],
+        token_prefixes=("ACCESS-MARK-", "REFRESH-MARK-"),
+    )
+    async with SimServer(enphase=cloud, host="127.0.0.1") as server:
+        code = await approve(http, server, cloud)
+        status, first = await token_call(http, server, cloud, form=code_grant(code))
+        assert status == 200
+        assert first["access_token"].startswith("ACCESS-MARK-0000-")
+        assert first["refresh_token"].startswith("REFRESH-MARK-0000-")
+        refresh = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+        status, second = await token_call(http, server, cloud, form=refresh)
+        assert status == 200
+        assert second["refresh_token"].startswith("REFRESH-MARK-0001-")
+        status, _ = await token_call(http, server, cloud, form=refresh)
+        assert status == 400  # the rotated refresh token is dead, as with JWTs
+        headers = {"Authorization": f"Bearer {second['access_token']}", "key": cloud.api_key}
+        async with http.get(f"{server.enphase_url}/api/v4/systems", headers=headers) as answer:
+            assert answer.status == 200
+    assert cloud.oauth.issued == [
+        first["access_token"],
+        first["refresh_token"],
+        second["access_token"],
+        second["refresh_token"],
+    ]

@@ -17,6 +17,7 @@ all slip through one free slot; a request that then never leaves stays counted, 
 the safe side.
 """
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Self
 
 from ..enphase import EnphaseRequestRefused, RequestOutcome, RequestRecord
+from ..stored import (
+    Record,
+    StoredDataError,
+    each,
+    entries,
+    epoch_time,
+    integer,
+    non_negative,
+    text,
+)
 from .limits import PlanLimits
 
 type Clock = Callable[[], datetime]
@@ -294,31 +305,60 @@ class CallLedger:
     @classmethod
     def from_dict(
         cls,
-        data: Mapping[str, Any],
+        data: object,
+        limits: PlanLimits,
+        clock: Clock,
+        *,
+        priority_endpoints: Iterable[str] = (TOKEN_ENDPOINT,),
+        minute_headroom: int = 1,
+        path: str = "ledger",
+    ) -> Self:
+        """Restore a ledger saved by `to_dict` (limits are settings, not stored).
+
+        Raises `StoredDataError` for anything else, a store of another version included.
+        """
+        obj = Record(data, path)
+        if obj.get("version", integer) != _STORAGE_VERSION:
+            raise StoredDataError(f"{path}.version: not a version this release reads")
+        ledger = cls(
+            limits, clock, priority_endpoints=priority_endpoints, minute_headroom=minute_headroom
+        )
+        ledger._month = obj.get("month", _month)
+        ledger._month_end = datetime.min.replace(tzinfo=UTC)  # roll (or not) on first use
+        ledger._used = obj.get("used", non_negative)
+        ledger._token_requests = obj.get("token_requests", non_negative)
+        ledger._failed = obj.get("failed", non_negative)
+        ledger._by_endpoint = obj.get("by_endpoint", entries(text, non_negative))
+        ledger._history = obj.get("history", entries(_month, non_negative))
+        ledger._recent = deque(sorted(obj.get("recent", each(epoch_time))))
+        ledger._blocked_until = obj.opt("blocked_until", epoch_time)
+        ledger._blocked_period = obj.opt("blocked_period", text)
+        ledger._last_request_at = obj.opt("last_request_at", epoch_time)
+        ledger._roll(clock())
+        return ledger
+
+    @classmethod
+    def at_even_pace(
+        cls,
         limits: PlanLimits,
         clock: Clock,
         *,
         priority_endpoints: Iterable[str] = (TOKEN_ENDPOINT,),
         minute_headroom: int = 1,
     ) -> Self:
-        """Restore a ledger saved by `to_dict` (limits are settings, not stored)."""
+        """Start a ledger when the saved count is lost: assume the month was used evenly so far.
+
+        A count of zero would let the planner spend the whole month again. Assuming the pollable
+        calls were used at an even pace up to now leaves the rest of the month its fair share;
+        if more had really been spent, Enphase's 429 stops the calls and the ledger honours it.
+        """
         ledger = cls(
             limits, clock, priority_endpoints=priority_endpoints, minute_headroom=minute_headroom
         )
-        if data.get("version") != _STORAGE_VERSION:
-            return ledger
-        ledger._month = str(data["month"])
-        ledger._month_end = datetime.min.replace(tzinfo=UTC)  # roll (or not) on first use
-        ledger._used = int(data["used"])
-        ledger._token_requests = int(data["token_requests"])
-        ledger._failed = int(data["failed"])
-        ledger._by_endpoint = {str(k): int(v) for k, v in data["by_endpoint"].items()}
-        ledger._history = {str(k): int(v) for k, v in data["history"].items()}
-        ledger._recent = deque(_moment(value) for value in data["recent"])
-        ledger._blocked_until = _optional_moment(data["blocked_until"])
-        ledger._blocked_period = data["blocked_period"]
-        ledger._last_request_at = _optional_moment(data["last_request_at"])
-        ledger._roll(clock())
+        now = clock()
+        start = month_start(now)
+        elapsed = (now - start) / (next_month_start(now) - start)
+        ledger._used = math.floor(limits.pollable * elapsed)
         return ledger
 
     # --- internals ----------------------------------------------------------------------------
@@ -368,9 +408,13 @@ def _epoch(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
-def _moment(value: float) -> datetime:
-    return datetime.fromtimestamp(float(value), UTC)
-
-
-def _optional_moment(value: float | None) -> datetime | None:
-    return None if value is None else _moment(value)
+def _month(value: object, path: str) -> str:
+    """Read a month key, "YYYY-MM" (months are compared as text, so the form matters)."""
+    key = text(value, path)
+    try:
+        valid = datetime.strptime(key, "%Y-%m").strftime("%Y-%m") == key
+    except ValueError:
+        valid = False
+    if not valid:
+        raise StoredDataError(f"{path}: expected a month as YYYY-MM")
+    return key

@@ -26,13 +26,28 @@ back-off (1 h, doubling, at most a day) has passed, so a feed that never deliver
 meter) costs a handful of calls, not one per poll.
 """
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final, Self
 
 from ..enphase import Endpoint
 from ..enphase.readers import zone_or_utc
+from ..stored import (
+    Record,
+    StoredDataError,
+    array,
+    each,
+    entries,
+    epoch,
+    iso_date,
+    key_integer,
+    member,
+    non_negative,
+    number,
+    optional,
+    text,
+)
 from .feeds import (
     SERIES_FEEDS,
     Feed,
@@ -59,6 +74,7 @@ WINDOW_S: Final = 86_400
 """What one interval call brings: a day's window from its `start_at`."""
 RETRY_FIRST_S: Final = 3600
 RETRY_MAX_S: Final = 86_400
+_MAX_DOUBLINGS: Final = 16  # past the cap long before: keeps the shift small for any count
 
 type Slots = list[float | None]
 
@@ -275,7 +291,7 @@ class HistoryTracker:
         count, last = self._attempts.get((endpoint, day), (0, 0))
         if not count:
             return True
-        wait: int = min(RETRY_FIRST_S << (count - 1), RETRY_MAX_S)
+        wait: int = min(RETRY_FIRST_S << min(count - 1, _MAX_DOUBLINGS), RETRY_MAX_S)
         return moment - last >= wait
 
     # --- hours --------------------------------------------------------------------------------
@@ -353,28 +369,53 @@ class HistoryTracker:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, lookback_days: int = LOOKBACK_DAYS) -> Self:
-        """Restore what `to_dict` saved."""
-        tracker = cls(data["timezone"], to_moment(int(data["origin"])), lookback_days=lookback_days)
-        tracker._retained_from = int(data["retained_from"])
-        through = data["published_through"]
-        tracker._published_through = None if through is None else int(through)
-        tracker._slots = {
-            Feed(name): {
-                int(hour): [None if v is None else float(v) for v in slots]
+    def from_dict(
+        cls, data: object, path: str = "tracker", *, lookback_days: int = LOOKBACK_DAYS
+    ) -> Self:
+        """Restore what `to_dict` saved (`StoredDataError` for anything else)."""
+        obj = Record(data, path)
+        tracker = cls(
+            obj.opt("timezone", text),
+            to_moment(obj.get("origin", _hour)),
+            lookback_days=lookback_days,
+        )
+        tracker._retained_from = obj.get("retained_from", epoch)
+        tracker._published_through = obj.opt("published_through", epoch)
+        for feed, hours in obj.get("slots", entries(member(Feed), Record)).items():
+            size = HOUR_S // feed.step_s
+            tracker._slots[feed] = {
+                _hour(hour, f"{hours.path}.{hour}"): _slots(slots, f"{hours.path}.{hour}", size)
                 for hour, slots in hours.items()
             }
-            for name, hours in data["slots"].items()
-        }
-        tracker._imported = {
-            Series(name): {int(hour): float(wh) for hour, wh in imported.items()}
-            for name, imported in data["imported"].items()
-        }
-        tracker._attempts = {
-            (Endpoint(endpoint), date.fromisoformat(day)): (int(count), int(last))
-            for endpoint, day, count, last in data["attempts"]
-        }
+        tracker._imported = obj.get("imported", entries(member(Series), entries(_hour, number)))
+        tracker._attempts = dict(obj.get("attempts", each(_attempt)))
         return tracker
+
+
+def _hour(value: object, path: str) -> int:
+    """Read a UTC hour saved as epoch seconds (an object key or a number)."""
+    hour = epoch(key_integer(value, path) if isinstance(value, str) else value, path)
+    if hour % HOUR_S:
+        raise StoredDataError(f"{path}: not the start of an hour")
+    return hour
+
+
+def _slots(value: object, path: str, size: int) -> Slots:
+    """Read an hour's slots: `size` values, each known (a number) or not yet (null)."""
+    read = optional(number)
+    return [read(item, f"{path}[{index}]") for index, item in enumerate(array(value, path, size))]
+
+
+def _attempt(value: object, path: str) -> tuple[tuple[Endpoint, date], tuple[int, int]]:
+    """Read one `[endpoint, day, count, last]` record of fetches that left a day incomplete."""
+    endpoint, day, count, last = array(value, path, 4)
+    tries = non_negative(count, f"{path}[2]")
+    if tries < 1:
+        raise StoredDataError(f"{path}[2]: an attempt is only recorded once made")
+    return (
+        (member(Endpoint)(endpoint, f"{path}[0]"), iso_date(day, f"{path}[1]")),
+        (tries, epoch(last, f"{path}[3]")),
+    )
 
 
 def _total(slots: Slots | None) -> float | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, TypeGuard
 
+from ..stored import StoredDataError
 from .points import CUMULATIVE_TRANSFORM, POINTS, Point, Reading, Value
 from .times import epoch_ms, iso_utc, parse_iso_utc
 
@@ -33,10 +34,6 @@ BALANCE_FLOOR_W: Final = 50.0
 BALANCE_SHARE: Final = 0.05
 
 _LABEL = re.compile(rf"^{SESSION_PREFIX}/\d+$")
-
-
-class StoredBatchError(ValueError):
-    """Persisted data that is not a batch (corrupted, or written by an incompatible version)."""
 
 
 def session_label(created_at: datetime) -> str:
@@ -103,16 +100,16 @@ class Batch:
 
     @classmethod
     def from_dict(cls, data: object) -> Batch:
-        """Rebuild a batch from `to_dict` output; `StoredBatchError` if it is not one."""
+        """Rebuild a batch from `to_dict` output; `StoredDataError` if it is not one."""
         if not isinstance(data, Mapping):
-            raise StoredBatchError("a stored batch must be an object")
+            raise StoredDataError("a stored batch must be an object")
         raw_points = data.get("points", {})
         if not isinstance(raw_points, Mapping):
-            raise StoredBatchError("stored points must be an object")
+            raise StoredDataError("stored points must be an object")
         custom = {str(key): _point_from_dict(str(key), raw) for key, raw in raw_points.items()}
         raw_readings = data.get("readings")
         if not isinstance(raw_readings, list) or not raw_readings:
-            raise StoredBatchError("stored readings must be a non-empty list")
+            raise StoredDataError("stored readings must be a non-empty list")
         readings = tuple(_reading_from_list(raw, custom) for raw in raw_readings)
         return cls(
             site_id=_text(data.get("site_id"), "site_id"),
@@ -287,7 +284,7 @@ def _point_to_dict(point: Point) -> dict[str, object]:
 
 def _point_from_dict(key: str, raw: object) -> Point:
     if not isinstance(raw, Mapping):
-        raise StoredBatchError(f"stored point {key} must be an object")
+        raise StoredDataError(f"stored point {key} must be an object")
     return Point(
         key=key,
         metric_type=_text(raw.get("type"), "type"),
@@ -301,20 +298,20 @@ def _point_from_dict(key: str, raw: object) -> Point:
 
 def _reading_from_list(raw: object, custom: Mapping[str, Point]) -> Reading:
     if not isinstance(raw, Sequence) or isinstance(raw, str) or len(raw) != 3:
-        raise StoredBatchError("a stored reading must be [key, value, time]")
+        raise StoredDataError("a stored reading must be [key, value, time]")
     key, value, when = raw
     point = (custom.get(key) or POINTS.get(key)) if isinstance(key, str) else None
     if point is None:
-        raise StoredBatchError(f"stored reading of unknown point {key!r}")
+        raise StoredDataError(f"stored reading of unknown point {key!r}")
     if not (_is_number(value) or isinstance(value, str)):
-        raise StoredBatchError(f"stored value of {key} is not storable")
+        raise StoredDataError(f"stored value of {key} is not storable")
     stored: Value = value
     return Reading(point, stored, _time(when, "reading time"))
 
 
 def _text(raw: object, name: str) -> str:
     if not isinstance(raw, str) or not raw:
-        raise StoredBatchError(f"stored {name} must be a non-empty string")
+        raise StoredDataError(f"stored {name} must be a non-empty string")
     return raw
 
 
@@ -325,5 +322,5 @@ def _optional_text(raw: object) -> str | None:
 def _time(raw: object, name: str) -> datetime:
     moment = parse_iso_utc(raw)
     if moment is None:
-        raise StoredBatchError(f"stored {name} is not an ISO 8601 time")
+        raise StoredDataError(f"stored {name} is not an ISO 8601 time")
     return moment

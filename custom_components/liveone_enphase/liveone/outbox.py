@@ -30,7 +30,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final, Protocol
 
-from .batch import Batch, StoredBatchError
+from ..stored import StoredDataError
+from .batch import Batch
 from .client import StoreResult
 from .errors import (
     LiveOneAuthError,
@@ -234,7 +235,11 @@ class Outbox:
                 return
             stored = data.get("batches")
             if data.get("version") != STORAGE_VERSION or not isinstance(stored, list):
-                self._record_drop(DropReason.UNREADABLE, 0, 0, "outbox data of an unknown version")
+                batches = stored if isinstance(stored, list) else []
+                lost = sum(_stored_reading_count(raw) for raw in batches)
+                self._record_drop(
+                    DropReason.UNREADABLE, len(batches), lost, "outbox data of an unknown version"
+                )
                 return
             self._restore(data, stored)
 
@@ -439,14 +444,17 @@ class Outbox:
             self._dropped = {
                 DropReason(reason): count
                 for reason, count in dropped.items()
-                if reason in DropReason and isinstance(count, int)
+                if reason in DropReason
+                and isinstance(count, int)
+                and not isinstance(count, bool)
+                and count >= 0
             }
         self._last_drop = _drop_record(data.get("last_drop"))
         unreadable = lost = 0
         for raw in stored:
             try:
                 self._batches.append(Batch.from_dict(raw))
-            except StoredBatchError:
+            except StoredDataError:
                 unreadable += 1
                 lost += _stored_reading_count(raw)
         if unreadable:

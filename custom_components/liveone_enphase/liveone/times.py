@@ -23,11 +23,10 @@ def parse_iso_utc(text: object) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        # An offset can push the first or last day of the calendar past its end.
+        return None if moment.tzinfo is None else moment.astimezone(UTC)
+    except ValueError, OverflowError:
         return None
-    if moment.tzinfo is None:
-        return None
-    return moment.astimezone(UTC)
 
 
 def epoch_ms(moment: datetime) -> int:

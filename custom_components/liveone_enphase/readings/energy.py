@@ -7,15 +7,28 @@ are never booked. Days older than `FOLD_DAYS` are folded into a base and no long
 top of that the counter keeps a high-water mark: what it once showed, it never undercuts.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Final, Self
 
+from ..stored import (
+    Record,
+    StoredDataError,
+    each,
+    entries,
+    epoch,
+    iso_date,
+    member,
+    non_negative,
+    number,
+)
+
 FOLD_DAYS: Final = 10
 RETENTION: Final = timedelta(days=8)
 _PRUNE_SLACK_S: Final = 86_400
+_MAX_LENGTH_S: Final = 86_400
 
 
 class Stream(StrEnum):
@@ -149,17 +162,26 @@ class IntervalSeries:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Restore what `to_dict` saved."""
-        series = cls(timedelta(seconds=int(data["length_s"])))
-        series.values = dict(zip(data["ends"], data["wh"], strict=True))
+    def from_dict(cls, data: object, path: str = "series") -> Self:
+        """Restore what `to_dict` saved (`StoredDataError` for anything else)."""
+        obj = Record(data, path)
+        length_s = obj.get("length_s", non_negative)
+        if not 0 < length_s <= _MAX_LENGTH_S:
+            raise StoredDataError(f"{path}.length_s: not an interval length")
+        series = cls(timedelta(seconds=length_s))
+        ends = obj.get("ends", each(epoch))
+        energies = obj.get("wh", each(number))
+        if len(ends) != len(energies):
+            raise StoredDataError(f"{path}: ends and wh differ in length")
+        series.values = dict(zip(ends, energies, strict=True))
         series._oldest = min(series.values, default=None)
         series._newest = max(series.values, default=None)
-        series.day_wh = {date.fromisoformat(d): float(wh) for d, wh in data["day_wh"].items()}
-        series.pruned_before = int(data["pruned_before"])
+        series.day_wh = obj.get("day_wh", entries(iso_date, number))
+        series.pruned_before = obj.get("pruned_before", epoch)
         # Stores from before coverage was kept: the oldest interval held is the best guess.
-        covered = data.get("covered_from", series._oldest)
-        series.covered_from = None if covered is None else int(covered)
+        series.covered_from = (
+            obj.opt("covered_from", epoch) if "covered_from" in obj else series._oldest
+        )
         return series
 
 
@@ -241,17 +263,13 @@ class EnergyCounter:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Restore what `to_dict` saved."""
+    def from_dict(cls, data: object, path: str = "counter") -> Self:
+        """Restore what `to_dict` saved (`StoredDataError` for anything else)."""
+        obj = Record(data, path)
         counter = cls()
-        counter.base_wh = float(data["base_wh"])
-        through = data["base_through"]
-        counter.base_through = None if through is None else date.fromisoformat(through)
-        counter.lifetime_days = {
-            date.fromisoformat(d): float(wh) for d, wh in data["lifetime_days"].items()
-        }
-        counter.sources = {
-            Source(name): IntervalSeries.from_dict(s) for name, s in data["sources"].items()
-        }
-        counter.high_water_wh = float(data["high_water_wh"])
+        counter.base_wh = obj.get("base_wh", number)
+        counter.base_through = obj.opt("base_through", iso_date)
+        counter.lifetime_days = obj.get("lifetime_days", entries(iso_date, number))
+        counter.sources = obj.get("sources", entries(member(Source), IntervalSeries.from_dict))
+        counter.high_water_wh = obj.get("high_water_wh", number)
         return counter

@@ -47,6 +47,21 @@ from ..enphase import (
 from ..enphase.readers import zone_or_utc
 from ..history import Fetched
 from ..history.feeds import read
+from ..stored import (
+    Record,
+    StoredDataError,
+    array,
+    each,
+    entries,
+    epoch,
+    epoch_time,
+    flag,
+    integer,
+    member,
+    non_negative,
+    number,
+    text,
+)
 from .energy import RETENTION, EnergyCounter, Interval, Source, Stream
 
 _STORAGE_VERSION: Final = 1
@@ -636,38 +651,33 @@ class SystemReadings:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Restore what `to_dict` saved."""
+    def from_dict(cls, data: object, path: str = "system") -> Self:
+        """Restore what `to_dict` saved (`StoredDataError` for anything else)."""
+        obj = Record(data, path)
         readings = cls(
-            int(data["system_id"]),
-            data["timezone"],
-            has_battery=bool(data["has_battery"]),
-            has_consumption=bool(data["has_consumption"]),
-            has_production_meter=bool(data["has_production_meter"]),
+            obj.get("system_id", integer),
+            obj.opt("timezone", text),
+            has_battery=obj.get("has_battery", flag),
+            has_consumption=obj.get("has_consumption", flag),
+            has_production_meter=obj.get("has_production_meter", flag),
         )
-        readings.power = {
-            Quantity(name): PowerReading(float(watts), _moment(at), str(source))
-            for name, (watts, at, source) in data["power"].items()
-        }
-        soc = data["soc"]
-        readings.soc = None if soc is None else SocReading(float(soc[0]), _moment(soc[1]))
-        readings.battery_mode = data["battery_mode"]
-        readings.status = data.get("status")  # absent from stores of older versions
-        readings.counters = {
-            Stream(name): EnergyCounter.from_dict(c) for name, c in data["counters"].items()
-        }
-        readings.soc_history = {int(key): float(pct) for key, pct in data["soc_history"]}
-        readings.last_report_at = _optional_moment(data["last_report_at"])
-        readings.report_gcd_s = int(data["report_gcd_s"])
-        readings.report_phase_s = data["report_phase_s"]
-        readings.slow_reporting = bool(data["slow_reporting"])
-        readings.last_live_at = _optional_moment(data["last_live_at"])
-        published = data.get("published_through")  # absent from stores of older versions
-        readings.published_through = None if published is None else int(published)
-        readings.endpoints = {
-            Endpoint(name): _progress_from_dict(p) for name, p in data["endpoints"].items()
-        }
-        readings.forbidden = _forbidden_from(data["forbidden"], readings.endpoints)
+        readings.power = obj.get("power", entries(member(Quantity), _power_from_list))
+        readings.soc = obj.opt("soc", _soc_from_list)
+        readings.battery_mode = obj.opt("battery_mode", text)
+        readings.status = obj.opt("status", text, may_be_absent=True)  # older stores lack it
+        readings.counters.update(
+            obj.get("counters", entries(member(Stream), EnergyCounter.from_dict))
+        )
+        readings.soc_history = dict(obj.get("soc_history", each(_soc_point)))
+        readings.last_report_at = obj.opt("last_report_at", epoch_time)
+        readings.report_gcd_s = obj.get("report_gcd_s", non_negative)
+        readings.report_phase_s = obj.opt("report_phase_s", number)
+        readings.slow_reporting = obj.get("slow_reporting", flag)
+        readings.last_live_at = obj.opt("last_live_at", epoch_time)
+        # Older stores lack it.
+        readings.published_through = obj.opt("published_through", epoch, may_be_absent=True)
+        readings.endpoints = obj.get("endpoints", entries(member(Endpoint), _progress_from_dict))
+        readings.forbidden = _forbidden_from(obj, readings.endpoints)
         return readings
 
 
@@ -717,13 +727,14 @@ class ReadingsState:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Restore what `to_dict` saved (an unknown version starts empty)."""
+    def from_dict(cls, data: object, path: str = "readings") -> Self:
+        """Restore what `to_dict` saved (`StoredDataError` for anything else or another version)."""
+        obj = Record(data, path)
+        if obj.get("version", integer) != _STORAGE_VERSION:
+            raise StoredDataError(f"{path}.version: not a version this release reads")
         state = cls()
-        if data.get("version") == _STORAGE_VERSION:
-            for item in data["systems"]:
-                readings = SystemReadings.from_dict(item)
-                state.systems[readings.system_id] = readings
+        for readings in obj.get("systems", each(SystemReadings.from_dict)):
+            state.systems[readings.system_id] = readings
         return state
 
 
@@ -768,31 +779,29 @@ def _optional_epoch(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
-def _moment(value: float) -> datetime:
-    return datetime.fromtimestamp(float(value), UTC)
-
-
-def _optional_moment(value: float | None) -> datetime | None:
-    return None if value is None else _moment(value)
-
-
 def _forbidden_from(
-    data: Mapping[str, Any] | list[str], endpoints: Mapping[Endpoint, EndpointProgress]
+    obj: Record, endpoints: Mapping[Endpoint, EndpointProgress]
 ) -> dict[Endpoint, Refusal]:
     """Restore the refusals; older stores kept only a list of the refused endpoints.
 
     For those, the refusal is dated by the endpoint's last attempt (the refused call: a refused
     endpoint is not called again), or, without one, long ago, so it is retried at once.
     """
-    if isinstance(data, list):
-        return {
-            endpoint: Refusal.at(endpoints.get(endpoint, _NO_PROGRESS).last_attempt or _EPOCH)
-            for endpoint in map(Endpoint, data)
-        }
-    return {
-        Endpoint(name): Refusal(_moment(refused_at), _moment(retry_at))
-        for name, (refused_at, retry_at) in data.items()
-    }
+
+    def read(value: object, path: str) -> dict[Endpoint, Refusal]:
+        if isinstance(value, list):
+            return {
+                endpoint: Refusal.at(endpoints.get(endpoint, _NO_PROGRESS).last_attempt or _EPOCH)
+                for endpoint in each(member(Endpoint))(value, path)
+            }
+        return entries(member(Endpoint), _refusal_from_list)(value, path)
+
+    return obj.get("forbidden", read)
+
+
+def _refusal_from_list(data: object, path: str) -> Refusal:
+    refused_at, retry_at = array(data, path, 2)
+    return Refusal(epoch_time(refused_at, f"{path}[0]"), epoch_time(retry_at, f"{path}[1]"))
 
 
 def _progress_to_dict(progress: EndpointProgress) -> dict[str, Any]:
@@ -804,10 +813,28 @@ def _progress_to_dict(progress: EndpointProgress) -> dict[str, Any]:
     }
 
 
-def _progress_from_dict(data: Mapping[str, Any]) -> EndpointProgress:
+def _progress_from_dict(data: object, path: str) -> EndpointProgress:
+    obj = Record(data, path)
     return EndpointProgress(
-        last_attempt=_optional_moment(data["last_attempt"]),
-        last_success=_optional_moment(data["last_success"]),
-        cursor=_optional_moment(data["cursor"]),
-        complete=bool(data["complete"]),
+        last_attempt=obj.opt("last_attempt", epoch_time),
+        last_success=obj.opt("last_success", epoch_time),
+        cursor=obj.opt("cursor", epoch_time),
+        complete=obj.get("complete", flag),
     )
+
+
+def _power_from_list(data: object, path: str) -> PowerReading:
+    watts, at, source = array(data, path, 3)
+    return PowerReading(
+        number(watts, f"{path}[0]"), epoch_time(at, f"{path}[1]"), text(source, f"{path}[2]")
+    )
+
+
+def _soc_from_list(data: object, path: str) -> SocReading:
+    percent, at = array(data, path, 2)
+    return SocReading(number(percent, f"{path}[0]"), epoch_time(at, f"{path}[1]"))
+
+
+def _soc_point(data: object, path: str) -> tuple[int, float]:
+    at, percent = array(data, path, 2)
+    return epoch(at, f"{path}[0]"), number(percent, f"{path}[1]")
