@@ -540,17 +540,25 @@ class Run:
                 if end not in held
                 and (site, key, end) not in refused
                 and (field_name != "solar_wh" or self._solar(system_id, end, length) > 0)
-                and not self._beyond_backfill(end)
+                and not self._beyond_backfill(system_id, key, end)
             ]
             assert missing == [], (site, key, len(missing), missing[:2], missing[-2:])
 
-    def _beyond_backfill(self, end: datetime) -> bool:
-        """Whether an interval was already too old to fetch when its data appeared."""
+    def _beyond_backfill(self, system_id: int, key: str, end: datetime) -> bool:
+        """Whether an interval was already too old to fetch when its data appeared.
+
+        Data that appears late is fetched back to the backfill limit from the first call for
+        it; 5-minute micro data is fetched a day at a time, so only its last day is caught up.
+        """
         limit = self.scenario.backfill
-        if limit is None or self.cleared_at is None:
-            return False
         cleared = self.cleared_at
-        first = min(r.time for r in self.api_requests() if r.time >= cleared and r.status == 200)
+        if limit is None or cleared is None:
+            return False
+        length = _INTERVAL_TRUTH[key][0]
+        if length < _REPORT:
+            limit = min(limit, timedelta(days=1))
+        endpoints = frozenset().union(*_SOURCES[key])
+        first = min(r.time for r in self._answered(system_id, endpoints) if r.time >= cleared)
         return end < first - limit
 
     def _solar(self, system_id: int, end: datetime, length: timedelta) -> int:
