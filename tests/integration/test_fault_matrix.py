@@ -505,7 +505,7 @@ SCENARIOS: list[Scenario] = [
         step=timedelta(hours=3),
         expect_during=Expect(power=Power.UNAVAILABLE),
         clear=nothing,
-        after=timedelta(days=7),  # the catch-up is spread over days to stay within the plan
+        after=timedelta(days=2),  # a catch-up of every stream falls due within a day
         backfill=timedelta(days=7),  # the planner's max_backfill: the first day is given up
     ),
     Scenario(
