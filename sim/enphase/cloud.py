@@ -75,6 +75,7 @@ class EnphaseCloud:
             api_key=api_key,
         )
         self.truth = Truth(self.systems, clock, self.faults)
+        self._regenerated = 0
 
     @property
     def client_id(self) -> str:
@@ -129,6 +130,16 @@ class EnphaseCloud:
             raise ValueError("duplicate client id")
         self.oauth.register(application)
         return application
+
+    def regenerate_api_key(self, application: Application | None = None) -> str:
+        """Give an application a new API key, as the developer portal does; the old one is dead.
+
+        Requests with the old key are then answered 401 "Invalid API key".
+        """
+        chosen = application or self.application
+        self._regenerated += 1
+        chosen.api_key = f"sim-api-key-regenerated-{self._regenerated:04d}-not-real"
+        return chosen.api_key
 
     def install(self, app: web.Application) -> None:
         """Serve the OAuth endpoints and /api/v4 from `app`."""

@@ -40,10 +40,13 @@ class FaultRule:
     status: int = 500
     body: dict[str, Any] | None = None
     keep: frozenset[str] = frozenset()
+    system_id: int | None = None
 
-    def applies(self, endpoint: str, now: datetime) -> bool:
-        """Whether this rule catches a request to `endpoint` at `now`."""
+    def applies(self, endpoint: str, now: datetime, system_id: int | None = None) -> bool:
+        """Whether this rule catches a request to `endpoint` (of `system_id`) at `now`."""
         if self.endpoint is not None and self.endpoint != endpoint:
+            return False
+        if self.system_id is not None and self.system_id != system_id:
             return False
         if self.start is not None and now < self.start:
             return False
@@ -55,8 +58,9 @@ class Faults:
     """The mutable fault switchboard of one simulated cloud.
 
     `endpoint` is a path template such as "systems/{system_id}/summary" or "oauth/token"; None
-    means every API endpoint and the token endpoint. `count` limits a rule to that many requests;
-    `start`/`until` limit it to a window of simulated time. Rules are checked in the order set.
+    means every API endpoint and the token endpoint. `system_id` (where offered) limits a rule
+    to one system's requests. `count` limits a rule to that many requests; `start`/`until` limit
+    it to a window of simulated time. Rules are checked in the order set.
     `hanging` counts the requests a hang rule is holding right now.
     """
 
@@ -78,10 +82,13 @@ class Faults:
         start: datetime | None = None,
         until: datetime | None = None,
         error_code_7: bool = False,
+        system_id: int | None = None,
     ) -> FaultRule:
         """Answer with a 5xx (the documented body, or the `errorCode: 7` one)."""
         body = ERROR_CODE_7_BODY if error_code_7 else None
-        return self._add(FaultKind.ERROR, endpoint, count, start, until, status=status, body=body)
+        rule = self._add(FaultKind.ERROR, endpoint, count, start, until, status=status, body=body)
+        rule.system_id = system_id
+        return rule
 
     def hang(
         self,
@@ -161,10 +168,10 @@ class Faults:
         self.removed_systems.clear()
         self.release_hangs()
 
-    def match(self, endpoint: str, now: datetime) -> FaultRule | None:
+    def match(self, endpoint: str, now: datetime, system_id: int | None = None) -> FaultRule | None:
         """Find the rule that catches this request, counting it against the rule's budget."""
         for rule in self.rules:
-            if rule.applies(endpoint, now):
+            if rule.applies(endpoint, now, system_id):
                 if rule.remaining is not None:
                     rule.remaining -= 1
                     if rule.remaining <= 0:

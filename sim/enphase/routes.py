@@ -302,7 +302,7 @@ class EnphaseRoutes:
     ) -> web.StreamResponse:
         status: int | None = None
         try:
-            response = await self._admit(endpoint, application, produce)
+            response = await self._admit(endpoint, application, produce, system_id)
             status = response.status
             return response
         finally:
@@ -313,6 +313,7 @@ class EnphaseRoutes:
         endpoint: str,
         application: Application,
         produce: Callable[[], Awaitable[Outcome]],
+        system_id: int | None,
     ) -> web.StreamResponse:
         now = self.clock()
         refused = application.limiter.admit(now)
@@ -320,7 +321,7 @@ class EnphaseRoutes:
             return web.json_response(refused, status=429)
         if endpoint in application.plan.excluded_endpoints:
             return _error(403, "Not authorized to access this resource")
-        rule = self.faults.match(endpoint, now)
+        rule = self.faults.match(endpoint, now, system_id)
         if rule is not None and rule.kind not in {FaultKind.NULLS, FaultKind.MALFORMED_JSON}:
             return await self._fault_response(rule)
         status, body = await produce()

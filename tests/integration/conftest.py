@@ -247,7 +247,8 @@ class TimeMachine:
     """Moves Home Assistant's frozen clock and the simulator's clock together, never sleeping.
 
     Each step fires the timers that fell due (the coordinator's planned refresh, the freshness
-    edges) and waits for what they started, background tasks included.
+    edges) and waits for what they started, background tasks included. `skew` puts Home
+    Assistant's clock ahead of (or behind) the simulators' from the next step on.
     """
 
     def __init__(
@@ -256,6 +257,7 @@ class TimeMachine:
         self.hass = hass
         self.freezer = freezer
         self.clock = clock
+        self.skew = timedelta(0)
         freezer.move_to(clock())
 
     def now(self) -> datetime:
@@ -271,8 +273,8 @@ class TimeMachine:
         while self.clock() < when:
             moment = min(when, self.clock() + step)
             self.clock.set(moment)
-            self.freezer.move_to(moment)
-            async_fire_time_changed(self.hass, moment)
+            self.freezer.move_to(moment + self.skew)
+            async_fire_time_changed(self.hass, moment + self.skew)
             await self.hass.async_block_till_done(wait_background_tasks=True)
 
 

@@ -205,3 +205,19 @@ def test_fault_rules_validate_their_budget(sim_clock: ManualClock) -> None:
     assert rule.applies("systems", sim_clock())
     assert not rule.applies("systems/{system_id}", sim_clock())
     assert not rule.applies("systems", sim_clock() + timedelta(minutes=2))
+
+
+async def test_server_error_for_one_system_only(api: Api) -> None:
+    api.cloud.faults.server_error(status=503, system_id=SOLAR_ID)
+    assert (await api.get(f"systems/{SOLAR_ID}/summary"))[0] == 503
+    assert (await api.get(f"systems/{BATTERY_ID}/summary"))[0] == 200
+    assert (await api.get("systems"))[0] == 200  # a request of no system is not caught
+
+
+async def test_a_regenerated_api_key_retires_the_old_one(api: Api) -> None:
+    old = api.cloud.api_key
+    new = api.cloud.regenerate_api_key()
+    assert new != old
+    status, body = await api.get("systems", headers={**api.headers, "key": old})
+    assert (status, body) == (401, not_authorized("Invalid API key"))
+    assert (await api.get("systems"))[0] == 200  # api.headers carries the current key
