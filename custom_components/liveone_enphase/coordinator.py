@@ -233,9 +233,6 @@ class LiveOneEnphaseCoordinator(DataUpdateCoordinator[ReadingsState]):
             await self._history.async_load()
             for system_id in self._history.system_ids - wanted:
                 await self._history.async_forget(system_id)
-        for readings in saved.readings.systems.values():
-            # The user may have changed the plan since: ask again (a 403 costs one call).
-            readings.forbidden.clear()
         self._saved.readings.systems.update(saved.readings.systems)
         for info in saved.inventory.values():
             if info.system_id in wanted:

@@ -5,8 +5,9 @@ holds, deleted when it ends. None is fixable by a repair flow: the user acts on 
 developer portal, then names the plan in the options (or reconfigures the entry).
 
 - `budget_running_out` (per application): at the pace of the month so far, the calls Enphase
-  allows would run out before the month ends. Judged only after `PACE_AFTER` of the month, so a
-  first setup or a restart does not read as a trend.
+  allows would run out before the month ends. Judged only after `PACE_AFTER` of counting (from
+  the month's start, or from when a lost count was replaced), so a first setup, a restart or a
+  lost count does not read as a trend.
 - `budget_exhausted` (per application): Enphase answered "month limit reached" (429), or the
   ledger has counted every call the plan allows; polling resumes when the month resets.
 - `endpoint_forbidden` (per system): Enphase answered 403 for endpoints outside the plan; their
@@ -36,11 +37,14 @@ def budget_exhausted(status: BudgetStatus) -> bool:
 
 
 def runs_out_at(status: BudgetStatus) -> datetime | None:
-    """When the month's calls run out at the pace so far, if that is before the month ends."""
-    elapsed = status.now - status.month_start
-    if elapsed < PACE_AFTER or status.used <= 0 or budget_exhausted(status):
+    """When the month's calls run out at the pace so far, if that is before the month ends.
+
+    The pace is that of the calls counted: calls assumed for a lost count set no trend.
+    """
+    counted, elapsed = status.pace
+    if elapsed < PACE_AFTER or counted <= 0 or budget_exhausted(status):
         return None
-    per_second = status.used / elapsed.total_seconds()
+    per_second = counted / elapsed.total_seconds()
     left = status.limits.pollable - status.used
     at = status.now + timedelta(seconds=left / per_second)
     return at if at < status.month_end else None

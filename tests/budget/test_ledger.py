@@ -265,6 +265,24 @@ def test_a_lost_ledger_assumes_an_even_pace_so_far(now: datetime, used: int) -> 
     assert ledger.status().usable_left == PlanLimits.watt().pollable - used
 
 
+def test_the_pace_counts_only_calls_made_since_the_count_was_lost() -> None:
+    """Assumed calls set no trend: otherwise the first call after a loss looks like a rush."""
+    clock = ManualClock(datetime(2026, 6, 16, tzinfo=UTC))
+    ledger = CallLedger.at_even_pace(PlanLimits.watt(), clock)
+    assert ledger.status().pace == (0, timedelta(0))
+    clock.advance(timedelta(days=1))
+    ledger.after_request(RequestRecord("systems", clock(), 200, RequestOutcome.OK))
+    again = CallLedger.from_dict(ledger.to_dict(), PlanLimits.watt(), clock)
+    assert again.status().pace == (1, timedelta(days=1))
+    assert again.used == 476
+    clock.set(datetime(2026, 7, 2, tzinfo=UTC))  # a new month is counted from its start
+    assert again.status().pace == (0, timedelta(days=1))
+    # A ledger that never lost its count: every call, since the month began.
+    counted = CallLedger(PlanLimits.watt(), clock)
+    counted.after_request(RequestRecord("systems", clock(), 200, RequestOutcome.OK))
+    assert counted.status().pace == (1, timedelta(days=1))
+
+
 async def test_rolls_over_at_month_end_and_keeps_a_year_of_history() -> None:
     clock = ManualClock(datetime(2025, 1, 31, 23, 59, 30, tzinfo=UTC))
     ledger = _ledger(clock)

@@ -375,6 +375,25 @@ def test_catch_up_missed_by_a_long_outage_waits_for_the_next_instant() -> None:
     due = planner._catch_up_due(recent, DEFAULT_VISIBLE_AFTER, 3, now)
     assert due == calendar.local_time(date(2026, 12, 14), time(4, 30))
     assert planner._catch_up_due(EndpointProgress(), DEFAULT_VISIBLE_AFTER, 1, now) == now
+    # The gateway came back with a week's backlog: a call each retry_after until it is in.
+    back = stale.last_success + timedelta(days=2)
+    silent = replace(stale, complete=False)
+    assert planner._catch_up_due(silent, DEFAULT_VISIBLE_AFTER, 1, now, reported=back) == now
+    # An answer that was complete is not a backlog, however long ago: the usual instant.
+    assert planner._catch_up_due(
+        stale, DEFAULT_VISIBLE_AFTER, 1, now, reported=back
+    ) == calendar.local_time(date(2026, 12, 13), time(4, 30))
+    walked = replace(stale, last_success=now, complete=False)
+    assert planner._catch_up_due(
+        walked, DEFAULT_VISIBLE_AFTER, 1, now, reported=back
+    ) == now + timedelta(minutes=30)
+    # Asked at this morning's instant and still incomplete (a silent gateway): tomorrow's.
+    morning = calendar.local_time(date(2026, 12, 12), time(4, 30))
+    asked = replace(stale, last_attempt=morning, last_success=morning, complete=False)
+    soon = ManualClock(morning + timedelta(minutes=5))
+    assert PollPlanner(calendar, soon)._catch_up_due(
+        asked, DEFAULT_VISIBLE_AFTER, 1, soon()
+    ) == calendar.local_time(date(2026, 12, 13), time(4, 30))
 
 
 def test_tight_budgets_stretch_catch_ups_and_skip_lifetime_checks() -> None:
@@ -472,3 +491,30 @@ def test_budget_share_halves_what_may_be_spent() -> None:
     )
     assert half == 950 // 2 - 21
     assert whole == 950 - 21
+
+
+def test_a_call_for_an_endpoint_days_behind_asks_a_week_not_just_the_last_day() -> None:
+    """A gateway back from days offline: the live poll must not jump past the backlog."""
+    calendar = SunCalendar(*BERLIN)
+    clock = ManualClock(datetime(2026, 12, 12, 12, 0, tzinfo=UTC))
+    planner = PollPlanner(calendar, clock)
+    now = clock()
+    behind = EndpointProgress(
+        last_attempt=now, last_success=now, cursor=now - timedelta(days=5), complete=False
+    )
+    meter = planner._interval_call(
+        Endpoint.CONSUMPTION_METER, Role.LIVE, behind, DEFAULT_VISIBLE_AFTER, now
+    )
+    assert meter.granularity is Granularity.WEEK
+    assert meter.start_at == now - timedelta(days=5)
+    micro = planner._interval_call(
+        Endpoint.PRODUCTION_MICRO, Role.LIVE, behind, DEFAULT_VISIBLE_AFTER, now
+    )
+    assert micro.granularity is Granularity.DAY  # micro data comes a day at a time
+    assert micro.start_at == now - timedelta(days=5)  # walks on from where it is known
+    recent = replace(behind, cursor=now - timedelta(hours=3))
+    live = planner._interval_call(
+        Endpoint.CONSUMPTION_METER, Role.LIVE, recent, DEFAULT_VISIBLE_AFTER, now
+    )
+    assert live.granularity is Granularity.DAY
+    assert live.start_at == now - timedelta(hours=3)

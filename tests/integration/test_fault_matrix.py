@@ -18,6 +18,12 @@ from homeassistant.core import HomeAssistant
 
 from custom_components.liveone_enphase.const import CONF_SYSTEM_IDS, DOMAIN
 from custom_components.liveone_enphase.liveone import OutboxState
+from custom_components.liveone_enphase.plan import (
+    CONF_PER_MINUTE,
+    CONF_PER_MONTH,
+    CONF_PLAN,
+    CONF_RESERVE,
+)
 from custom_components.liveone_enphase.push import storage_key
 from sim.clock import ManualClock
 from sim.enphase import EnphaseCloud, Plan, SiteConfig
@@ -25,7 +31,7 @@ from sim.enphase.routes import SYSTEM_ENDPOINTS
 from sim.liveone import LiveOneReceiver
 from sim.server import SimServer
 
-from .conftest import BATTERY_SITE, SOLAR_SITE, TimeMachine, expire_token
+from .conftest import BATTERY_SITE, SOLAR_SITE, TimeMachine, expire_token, open_options
 from .faults import ALL_SYSTEMS, Check, Expect, Power, Run, Scenario, Step, issues
 from .test_push import KEY, SITES
 from .test_sensor import PREFIX
@@ -113,10 +119,19 @@ async def forbid_battery(run: Run) -> None:
     run.cloud.application.limiter.plan = Plan.WATT.without_battery()
 
 
-async def allow_battery_and_reload(run: Run) -> None:
-    """The plan covers the battery again and the user reloads the entry, as the README says."""
-    run.cloud.application.limiter.plan = Plan.WATT
-    await run.restart()
+async def upgrade_the_plan(run: Run) -> None:
+    """The user moves to the Kilowatt plan and says so in the options, as the repair asks."""
+    run.cloud.application.limiter.plan = Plan.KILOWATT
+    form = await open_options(run.hass, run.config_entry.entry_id, "plan")
+    result = await run.hass.config_entries.options.async_configure(
+        form["flow_id"], {CONF_PLAN: "kilowatt", CONF_RESERVE: 5}
+    )
+    result = await run.hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_PER_MONTH: 10_000, CONF_PER_MINUTE: 10}
+    )
+    assert result["type"] == "create_entry"
+    # The new plan polls at once and pushes in the background: let that finish before time moves.
+    await run.hass.async_block_till_done(wait_background_tasks=True)
 
 
 def rate_limited(period: str, run: Run, until: datetime) -> dict[str, Any]:
@@ -254,7 +269,7 @@ async def liveone_422_once(run: Run) -> None:
 
 async def acknowledge_in_options(run: Run) -> None:
     """The user saves the options (unchanged), acknowledging the dropped readings."""
-    flow = await run.hass.config_entries.options.async_init(run.config_entry.entry_id)
+    flow = await open_options(run.hass, run.config_entry.entry_id, "liveone")
     schema = flow["data_schema"]
     assert schema is not None
     defaults = {
@@ -264,7 +279,8 @@ async def acknowledge_in_options(run: Run) -> None:
     }
     result = await run.hass.config_entries.options.async_configure(flow["flow_id"], defaults)
     assert result["type"] == "create_entry"
-    await run.hass.async_block_till_done()
+    # The new plan polls at once and pushes in the background: let that finish before time moves.
+    await run.hass.async_block_till_done(wait_background_tasks=True)
 
 
 def damage_store(key: str, damage: Callable[[dict[str, Any]], dict[str, Any]]) -> Step:
@@ -439,7 +455,7 @@ SCENARIOS: list[Scenario] = [
         during=6 * HOUR,
         step=timedelta(minutes=15),
         expect_during=Expect(issues=issues("endpoint_forbidden")),
-        clear=allow_battery_and_reload,
+        clear=upgrade_the_plan,
     ),
     Scenario(
         id="rate_limit_minute",

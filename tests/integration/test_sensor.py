@@ -304,35 +304,6 @@ async def test_endpoints_outside_the_plan_create_no_sensor_and_one_issue(
     assert len([r for r in enphase_cloud.requests if r.status == 403]) == 2
 
 
-@pytest.mark.parametrize(
-    "enphase_cloud",
-    [CloudSpec(sites=(SiteConfig.demo_battery(),), plan=Plan.WATT.without_battery())],
-    indirect=True,
-)
-async def test_a_reload_asks_again_for_endpoints_refused_before(
-    hass: HomeAssistant,
-    enphase_cloud: EnphaseCloud,
-    sim_server: SimServer,
-    time_machine: TimeMachine,
-) -> None:
-    """The user changed the plan: a reload must not keep the old refusal forever."""
-    entry = await setup_entry(
-        hass, enphase_cloud, sim_server.enphase_url, system_ids=[BATTERY_SITE]
-    )
-    await time_machine.advance(timedelta(minutes=10))
-    issue_id = f"endpoint_forbidden_{BATTERY_SITE}"
-    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
-
-    enphase_cloud.application.limiter.plan = Plan.WATT
-    assert await hass.config_entries.async_reload(entry.entry_id)
-    await time_machine.advance(timedelta(hours=1))
-
-    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
-    assert "state_of_charge" in sensors(hass, PREFIX[BATTERY_SITE])
-    battery = [r for r in enphase_cloud.requests if r.endpoint.endswith("telemetry/battery")]
-    assert battery[-1].status == 200
-
-
 async def test_one_device_per_system(
     hass: HomeAssistant,
     enphase_cloud: EnphaseCloud,

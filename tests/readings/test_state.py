@@ -286,12 +286,32 @@ def test_truncated_windows_move_the_cursor_and_say_incomplete() -> None:
     home = _home("UTC")
     start = NOON - timedelta(days=3)
     window_end = start + timedelta(days=1)
+    # The gateway reported since: the empty day is really empty.
+    home.apply(Endpoint.PRODUCTION_MICRO, p.micro(NOON - Q, NOON, [], meta_at=NOON - Q), NOON)
     home.apply(Endpoint.CONSUMPTION_METER, p.meter(start, window_end, []), NOON)
     progress = home.progress().of(Endpoint.CONSUMPTION_METER)
     assert progress.cursor == window_end
     assert not progress.complete
     home.note_attempt(Endpoint.CONSUMPTION_METER, NOON + Q)
     assert home.progress().of(Endpoint.CONSUMPTION_METER).last_attempt == NOON + Q
+
+
+def test_a_silent_gateway_keeps_the_cursor_at_its_last_report() -> None:
+    """An offline gateway uploads its backlog later: nothing past its last report is covered."""
+    home = _home("UTC")
+    last_report = NOON - timedelta(days=3)
+    start = last_report - Q
+    home.apply(
+        Endpoint.CONSUMPTION_METER, p.meter(start, last_report, [(last_report, 120.0)]), NOON
+    )
+    home.apply(
+        Endpoint.CONSUMPTION_METER, p.meter(last_report, last_report + timedelta(days=1), []), NOON
+    )
+    home.apply(Endpoint.CONSUMPTION_METER, p.meter(NOON - timedelta(days=1), NOON, []), NOON)
+    progress = home.progress().of(Endpoint.CONSUMPTION_METER)
+    assert progress.cursor == last_report
+    assert not progress.complete
+    assert progress.known_through(DEFAULT_VISIBLE_AFTER) == last_report
 
 
 def test_report_cadence_and_phase_are_learnt() -> None:

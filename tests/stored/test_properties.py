@@ -420,3 +420,34 @@ def test_the_outbox_loads_any_damaged_snapshot(data: st.DataObject) -> None:
     damaged_document = mutate(_json(document), data)
     if isinstance(damaged_document, dict):
         _load_outbox(damaged_document)
+
+
+def _series_document() -> Any:
+    series = IntervalSeries(timedelta(minutes=15))
+    series.values = {1_781_000_100: 5.0}
+    return _json(series.to_dict())
+
+
+def _ledger_document() -> Any:
+    return _json(_ledger(_clock()).to_dict())
+
+
+@pytest.mark.parametrize(
+    ("document", "parse", "change", "message"),
+    [
+        (_ledger_document, _parse_ledger, {"month": "2026-13"}, "expected a month as YYYY-MM"),
+        (_ledger_document, _parse_ledger, {"month": "2026-1"}, "expected a month as YYYY-MM"),
+        (_series_document, IntervalSeries.from_dict, {"length_s": 0}, "not an interval length"),
+        (_series_document, IntervalSeries.from_dict, {"wh": []}, "ends and wh differ"),
+    ],
+    ids=["month_out_of_range", "month_not_zero_padded", "no_length", "ends_without_wh"],
+)
+def test_values_of_the_right_type_but_wrong_meaning_are_refused(
+    document: Callable[[], Any],
+    parse: Callable[[object], object],
+    change: dict[str, Any],
+    message: str,
+) -> None:
+    """Fuzzing finds these only by luck: well-typed documents that would still mislead."""
+    with pytest.raises(StoredDataError, match=message):
+        parse(document() | change)

@@ -80,6 +80,16 @@ class BudgetStatus:
     minute_limit: int
     """Ordinary requests allowed in any minute (slots kept for token refreshes excluded)."""
     last_request_at: datetime | None = None
+    assumed: int = 0
+    """Of `used`, the calls assumed when the saved count was lost (see `at_even_pace`)."""
+    counted_since: datetime | None = None
+    """When counting began this month, if not at its start (the saved count was lost)."""
+
+    @property
+    def pace(self) -> tuple[int, timedelta]:
+        """The calls counted, not assumed, this month, and over how long they were counted."""
+        since = max(self.counted_since or self.month_start, self.month_start)
+        return self.used - self.assumed, self.now - since
 
     @property
     def month_start(self) -> datetime:
@@ -159,6 +169,8 @@ class CallLedger:
         self._blocked_until: datetime | None = None
         self._blocked_period: str | None = None
         self._last_request_at: datetime | None = None
+        self._assumed = 0
+        self._counted_since: datetime | None = None
 
     # --- RequestGuard -------------------------------------------------------------------------
 
@@ -255,6 +267,8 @@ class CallLedger:
             recent=tuple(self._recent),
             minute_limit=self._ordinary_minute_cap,
             last_request_at=self._last_request_at,
+            assumed=self._assumed,
+            counted_since=self._counted_since,
         )
 
     @property
@@ -300,6 +314,8 @@ class CallLedger:
             "blocked_until": _epoch(self._blocked_until),
             "blocked_period": self._blocked_period,
             "last_request_at": _epoch(self._last_request_at),
+            "assumed": self._assumed,
+            "counted_since": _epoch(self._counted_since),
         }
 
     @classmethod
@@ -334,6 +350,8 @@ class CallLedger:
         ledger._blocked_until = obj.opt("blocked_until", epoch_time)
         ledger._blocked_period = obj.opt("blocked_period", text)
         ledger._last_request_at = obj.opt("last_request_at", epoch_time)
+        ledger._assumed = obj.opt("assumed", non_negative, may_be_absent=True) or 0
+        ledger._counted_since = obj.opt("counted_since", epoch_time, may_be_absent=True)
         ledger._roll(clock())
         return ledger
 
@@ -358,7 +376,8 @@ class CallLedger:
         now = clock()
         start = month_start(now)
         elapsed = (now - start) / (next_month_start(now) - start)
-        ledger._used = math.floor(limits.pollable * elapsed)
+        ledger._used = ledger._assumed = math.floor(limits.pollable * elapsed)
+        ledger._counted_since = now
         return ledger
 
     # --- internals ----------------------------------------------------------------------------
@@ -402,6 +421,8 @@ class CallLedger:
         self._token_requests = 0
         self._failed = 0
         self._by_endpoint = {}
+        self._assumed = 0
+        self._counted_since = None
 
 
 def _epoch(moment: datetime | None) -> float | None:

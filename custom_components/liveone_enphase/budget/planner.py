@@ -83,7 +83,7 @@ class PlannerSettings:
     `budget_share`: the fraction of the application's calls this planner may use (several
     config entries sharing one application each get a share). `max_backfill`: how far back a
     catch-up reaches (one call covers a week where the endpoint allows it; 5-minute micro data
-    only a day, so its backfill stops at a day and the lifetime check covers older days).
+    a day per call, one more call each `retry_after` while the gateway has reported beyond it).
     """
 
     visible_after: timedelta = DEFAULT_VISIBLE_AFTER
@@ -233,7 +233,9 @@ class PollPlanner:
                     yield _Item(live_at, _ROLE_ORDER[Role.LIVE], system_id, call)
             for endpoint in self._catch_up_endpoints(profile, allocation.measured_grid):
                 state = progress.of(endpoint)
-                due = self._catch_up_due(state, lag, allocation.catch_up_days, now)
+                due = self._catch_up_due(
+                    state, lag, allocation.catch_up_days, now, reported=progress.last_report_at
+                )
                 call = self._interval_call(endpoint, Role.CATCH_UP, state, lag, now)
                 yield _Item(due, _ROLE_ORDER[Role.CATCH_UP], system_id, call)
             for endpoint in self._lifetime_endpoints(profile):
@@ -375,18 +377,29 @@ class PollPlanner:
         )
 
     def _catch_up_due(
-        self, state: EndpointProgress, lag: timedelta, every_days: int, now: datetime
+        self,
+        state: EndpointProgress,
+        lag: timedelta,
+        every_days: int,
+        now: datetime,
+        *,
+        reported: datetime | None = None,
     ) -> datetime:
         """Find the catch-up instant at which this endpoint's data is next incomplete.
 
         When the budget only affords a catch-up every few days, the next one waits until that
         many days after the last (one call then brings all of them). A first fill is due at
-        once; a failed catch-up is retried after `retry_after`.
+        once; a failed catch-up is retried after `retry_after`. When the last answer fell short
+        of what the gateway has `reported` by more than a day (it came back from offline with a
+        backlog), the rest is fetched a call each `retry_after` (each moves on by its window).
         """
         retry = self._retry_at(state)
         if state.last_success is None:
             return now if retry is None else max(now, retry)
         known = state.known_through(lag)
+        behind = known is not None and reported is not None and reported - known > _DAY
+        if behind and not state.complete:
+            return max(now, retry or state.last_success + self.settings.retry_after)
         day = self.calendar.local_date(now) - _DAY
         while known is not None and known >= self.calendar.midnight(day):
             day += _DAY
@@ -400,6 +413,9 @@ class PollPlanner:
             due = self._catch_up_instant(today)
             if due < now - _CATCH_UP_GRACE:
                 due = self._catch_up_instant(today + _DAY)
+        if due <= state.last_success:
+            # Still incomplete after asking at this instant (a silent gateway): once a day.
+            due = self._catch_up_instant(self.calendar.local_date(state.last_success) + _DAY)
         return due
 
     def _lifetime_due(self, state: EndpointProgress, now: datetime) -> datetime:
@@ -446,16 +462,19 @@ class PollPlanner:
     ) -> EndpointCall:
         """Build a call; an interval endpoint continues from where its data is known complete.
 
-        A catch-up asks for a week where the endpoint allows it (5-minute micro data comes a
-        day at a time), so one call closes any gap up to the backfill limit; live and refresh
-        calls ask for the last day at most, for a current value. Never asked before: from
+        A catch-up, or any call for an endpoint more than a day behind, asks for a week where
+        the endpoint allows it, so one call closes any gap up to the backfill limit instead of
+        jumping past it; 5-minute micro data comes a day at a time, so a micro endpoint behind
+        walks forward a day per call from where it is known. Otherwise live and refresh calls
+        ask for the last day, for a current value. Never asked before: from
         yesterday's midnight. Other endpoints take no window.
         """
         if endpoint not in INTERVAL_ENDPOINTS:
             return EndpointCall(endpoint, role)
-        weekly = role is Role.CATCH_UP and endpoint is not Endpoint.PRODUCTION_MICRO
-        reach = self.settings.max_backfill if weekly else timedelta(days=1)
         known = state.known_through(lag)
+        behind = known is not None and now - known > timedelta(days=1)
+        weekly = endpoint is not Endpoint.PRODUCTION_MICRO and (role is Role.CATCH_UP or behind)
+        reach = self.settings.max_backfill if weekly or behind else timedelta(days=1)
         if known is None:
             yesterday = self.calendar.local_date(now) - timedelta(days=1)
             start = self.calendar.midnight(yesterday)
