@@ -1,6 +1,5 @@
 """The budget benchmark's exact-hours figure: what it counts, and that ours reaches it."""
 
-import asyncio
 from datetime import date, timedelta
 
 from bench.budget import _strategies, _table
@@ -52,10 +51,10 @@ def test_share_of_nothing_is_unknown() -> None:
     assert share(3, 4) == 0.75
 
 
-def test_ours_imports_every_hour_exactly_by_the_next_day() -> None:
+async def test_ours_imports_every_hour_exactly_by_the_next_day() -> None:
     """Three days at Melbourne through the integration's runner and statistics importer."""
     name, make = _strategies()[0]
-    result = asyncio.run(Simulation(MELBOURNE, name, make, 3).run()).to_json()
+    result = (await Simulation(MELBOURNE, name, make, 3).run()).to_json()
     assert result["hours_checked"] == 6 * 24  # one whole day checked, six series
     assert result["hours_exact_by_next_day_share"] == 1.0
     assert result["hours_exact_ever_share"] == 1.0
