@@ -21,10 +21,7 @@ from homeassistant.exceptions import (
 )
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.config_entry_oauth2_flow import (
-    LocalOAuth2Implementation,
-    async_get_config_entry_implementation,
-)
+from homeassistant.helpers.config_entry_oauth2_flow import async_get_config_entry_implementation
 from homeassistant.util import dt as dt_util
 
 from .auth import AUTH_FAILURE_STATUSES, TokenProvider, async_entry_token_provider
@@ -36,7 +33,7 @@ from .issues import async_delete_budget_issues, async_delete_system_issues
 from .plan import PlanOptions
 from .push import LiveOnePush, async_remove_push, async_setup_push
 from .statistics import EntryHistory
-from .store import EntryStore, async_get_budgets
+from .store import EntryStore, async_get_budgets, client_id_of
 
 PLATFORMS: list[Platform] = [Platform.SENSOR]
 
@@ -65,11 +62,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: LiveOneEnphaseConfigEntr
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN, translation_key="credentials_missing"
         ) from err
-    client_id = (
-        implementation.client_id
-        if isinstance(implementation, LocalOAuth2Implementation)
-        else implementation.domain
-    )
+    client_id = client_id_of(implementation)
     budgets = async_get_budgets(hass)
     plan = PlanOptions.from_options(entry.options)
     budget = await budgets.async_acquire(client_id, entry.entry_id, plan.limits())

@@ -26,7 +26,10 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.config_entry_oauth2_flow import AbstractOAuth2FlowHandler
+from homeassistant.helpers.config_entry_oauth2_flow import (
+    AbstractOAuth2FlowHandler,
+    async_get_config_entry_implementation,
+)
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -52,6 +55,7 @@ from .enphase import (
     EnphaseForbiddenError,
     EnphaseMalformedResponseError,
     EnphaseRateLimitError,
+    EnphaseRequestRefused,
     EnphaseTransientError,
     System,
 )
@@ -74,6 +78,7 @@ from .plan import (
 )
 from .push import CONF_API_KEY as CONF_LIVEONE_API_KEY
 from .push import CONF_PUSH, CONF_URL, PushOptions, async_test_options
+from .store import async_get_budgets, client_id_of
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -124,6 +129,7 @@ class LiveOneEnphaseFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
         self._api_key = ""
         self._systems: list[System] = []
         self._token_provider: TokenProvider | None = None
+        self._client_id = ""
 
     @property
     @override
@@ -148,7 +154,8 @@ class LiveOneEnphaseFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
 
     @override
     async def async_step_auth(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Send the login, and later the code exchange, to this flow's cloud."""
+        """Send the login, and later the code exchange (counted), to this flow's cloud."""
+        async_get_budgets(self.hass)  # from now on, token requests are counted
         self.flow_impl = bind_to_cloud(self.flow_impl, self._cloud)
         return await super().async_step_auth(user_input)
 
@@ -188,7 +195,8 @@ class LiveOneEnphaseFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
                 return access_token
 
             api_key = user_input[CONF_API_KEY].strip()
-            if error := await self._async_load_systems(api_key, fresh_token):
+            client_id = client_id_of(self.flow_impl)
+            if error := await self._async_load_systems(api_key, fresh_token, client_id):
                 errors["base"] = error
             else:
                 return await self._async_choose_systems()
@@ -222,14 +230,18 @@ class LiveOneEnphaseFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         if self._token_provider is None:
             try:
+                implementation = await async_get_config_entry_implementation(self.hass, entry)
                 self._token_provider = await async_entry_token_provider(self.hass, entry)
             except ValueError:
                 return self.async_abort(reason="missing_credentials")
+            self._client_id = client_id_of(implementation)
             self._dev_cloud_url = entry.data.get(CONF_DEV_CLOUD_URL)
         errors: dict[str, str] = {}
         if user_input is not None:
             api_key = (user_input.get(CONF_API_KEY) or entry.data[CONF_API_KEY]).strip()
-            if error := await self._async_load_systems(api_key, self._token_provider):
+            if error := await self._async_load_systems(
+                api_key, self._token_provider, self._client_id
+            ):
                 errors["base"] = error
             else:
                 return await self._async_choose_systems()
@@ -302,14 +314,20 @@ class LiveOneEnphaseFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
             data[CONF_DEV_CLOUD_URL] = self._dev_cloud_url
         return self.async_create_entry(title=title, data=data)
 
-    async def _async_load_systems(self, api_key: str, token_provider: TokenProvider) -> str | None:
-        """List the account's systems with `api_key`; return an error key, or None on success."""
+    async def _async_load_systems(
+        self, api_key: str, token_provider: TokenProvider, client_id: str
+    ) -> str | None:
+        """List the account's systems with `api_key`; return an error key, or None on success.
+
+        The call is counted in the application's ledger, like every other.
+        """
         client = EnphaseClient(
             async_get_clientsession(self.hass),
             token_provider,
             api_key,
             base_url=self._cloud.base_url,
             timeout=VALIDATION_TIMEOUT_S,
+            guard=async_get_budgets(self.hass).flow_guard(client_id),
         )
         try:
             systems = await client.systems()
@@ -317,7 +335,7 @@ class LiveOneEnphaseFlowHandler(AbstractOAuth2FlowHandler, domain=DOMAIN):
             return _auth_error(err)
         except EnphaseForbiddenError:
             return "forbidden"
-        except EnphaseRateLimitError:
+        except EnphaseRateLimitError, EnphaseRequestRefused:
             return "rate_limited"
         except EnphaseTransientError as err:
             return "timeout" if isinstance(err.__context__, TimeoutError) else "cannot_connect"

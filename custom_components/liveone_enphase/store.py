@@ -10,8 +10,10 @@
   delivered) and their inventory (name, time zone, hardware).
 
 When it is written: both right after every poll, awaited, so a crash loses at most the poll in
-progress (its calls were counted in memory only). A token request seen outside a poll is written
-`TOKEN_SAVE_DELAY` later; HA also flushes delayed writes when it stops.
+progress (its calls were counted in memory only). A token request, or a config flow's request
+(`FlowGuard`), seen outside a poll is written `TOKEN_SAVE_DELAY` later; HA also flushes delayed
+writes when it stops. Seen before its application's ledger is loaded (a new entry's flow), it
+is kept and counted when the ledger loads.
 
 A store that cannot be read does not stop the entry. HA's `Store` moves a file that is not JSON
 aside (raising its own repair) and returns nothing; JSON of the wrong shape is caught here
@@ -29,6 +31,10 @@ from datetime import datetime
 from typing import Any, Final
 
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.config_entry_oauth2_flow import (
+    AbstractOAuth2Implementation,
+    LocalOAuth2Implementation,
+)
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
@@ -36,7 +42,7 @@ from homeassistant.util.hass_dict import HassKey
 from .budget.ledger import CallLedger
 from .budget.limits import PlanLimits
 from .const import DOMAIN, TOKEN_REQUEST_OBSERVER
-from .enphase import RequestOutcome
+from .enphase import EnphaseRequestRefused, RequestOutcome, RequestRecord
 from .inventory import SystemInfo
 from .readings.state import ReadingsState
 from .stored import Record, StoredDataError, each
@@ -45,8 +51,8 @@ _LOGGER = logging.getLogger(__name__)
 
 STORAGE_VERSION: Final = 1
 TOKEN_SAVE_DELAY: Final = 10.0
-# Token requests seen before their application's ledger was loaded (e.g. the code exchange of a
-# config flow) are kept to be counted then; more than this is not a login, it is a loop.
+# Requests seen before their application's ledger was loaded (e.g. the code exchange and the
+# systems list of a config flow) are kept to be counted then; more than this is a loop.
 _MAX_PENDING: Final = 50
 _MAX_REASON: Final = 200
 
@@ -109,6 +115,12 @@ class ApplicationBudget:
         self.ledger.record_token_request(at, status=status, outcome=token_outcome(status))
         self._store.async_delay_save(self.ledger.to_dict, TOKEN_SAVE_DELAY)
 
+    @callback
+    def record_request(self, record: RequestRecord) -> None:
+        """Count a request made outside a poll (a config flow's) and have it written soon."""
+        self.ledger.after_request(record)
+        self._store.async_delay_save(self.ledger.to_dict, TOKEN_SAVE_DELAY)
+
 
 @dataclass(slots=True)
 class ApplicationBudgets:
@@ -116,7 +128,7 @@ class ApplicationBudgets:
 
     hass: HomeAssistant
     loaded: dict[str, ApplicationBudget] = field(default_factory=dict)
-    pending: dict[str, list[tuple[datetime, int | None]]] = field(default_factory=dict)
+    pending: dict[str, list[Callable[[ApplicationBudget], None]]] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def async_acquire(
@@ -133,8 +145,8 @@ class ApplicationBudgets:
                 budget = await self._async_load(client_id, limits)
                 self.loaded[client_id] = budget
             budget.set_plan(entry_id, limits)
-            for at, status in self.pending.pop(client_id, []):
-                budget.record_token_request(at, status)
+            for count in self.pending.pop(client_id, []):
+                count(budget)
             return budget
 
     async def async_release(self, client_id: str, entry_id: str) -> None:
@@ -150,13 +162,26 @@ class ApplicationBudgets:
     def observe_token_request(self, client_id: str, status: int | None) -> None:
         """Count a token request of any application (called by the OAuth implementation)."""
         now = dt_util.utcnow()
+        self._count(client_id, lambda budget: budget.record_token_request(now, status))
+
+    @callback
+    def observe_request(self, client_id: str, record: RequestRecord) -> None:
+        """Count a request a config flow made for an application."""
+        self._count(client_id, lambda budget: budget.record_request(record))
+
+    def flow_guard(self, client_id: str) -> FlowGuard:
+        """Return the guard for a config flow's client of this application."""
+        return FlowGuard(self, client_id)
+
+    def _count(self, client_id: str, count: Callable[[ApplicationBudget], None]) -> None:
+        """Count now if the ledger is loaded, else when it is."""
         budget = self.loaded.get(client_id)
         if budget is not None:
-            budget.record_token_request(now, status)
+            count(budget)
             return
         waiting = self.pending.setdefault(client_id, [])
         if len(waiting) < _MAX_PENDING:
-            waiting.append((now, status))
+            waiting.append(count)
 
     async def _async_load(self, client_id: str, limits: PlanLimits) -> ApplicationBudget:
         key = application_key(client_id)
@@ -176,6 +201,40 @@ class ApplicationBudgets:
             )
         _LOGGER.debug("Application %s: %s calls counted this month", key, ledger.used)
         return ApplicationBudget(client_id, ledger, store)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowGuard:
+    """The `RequestGuard` of a config flow's client: the application's ledger sees its calls.
+
+    A flow makes a call or two when the user asks; it is refused only when the loaded ledger
+    says Enphase would refuse it (a 429 in force, or the month used up), and counted either way.
+    """
+
+    budgets: ApplicationBudgets
+    client_id: str
+
+    async def before_request(self, endpoint: str) -> None:
+        """Refuse what the application's ledger, if loaded, would not allow now."""
+        budget = self.budgets.loaded.get(self.client_id)
+        if budget is None or (retry_at := budget.ledger.refusal(endpoint)) is None:
+            return
+        raise EnphaseRequestRefused(
+            f"{endpoint}: refused by the call budget until {retry_at.isoformat()}",
+            endpoint=endpoint,
+            retry_at=retry_at,
+        )
+
+    def after_request(self, record: RequestRecord) -> None:
+        """Count the request in the application's ledger."""
+        self.budgets.observe_request(self.client_id, record)
+
+
+def client_id_of(implementation: AbstractOAuth2Implementation) -> str:
+    """Name the application whose ledger counts an implementation's calls."""
+    if isinstance(implementation, LocalOAuth2Implementation):
+        return implementation.client_id
+    return implementation.domain
 
 
 @callback

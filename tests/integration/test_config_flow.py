@@ -63,6 +63,9 @@ async def test_one_system_creates_the_entry_without_asking(
     calls = api_calls(enphase_cloud)
     assert calls[0] == "systems"
     assert calls[1:3] == ["systems", "systems/{system_id}/devices"]
+    # The flow's calls (the code exchange, the key check) are in the application's ledger too.
+    _, month = enphase_cloud.usage()
+    assert entry.runtime_data.coordinator.budget.ledger.used == month
 
 
 async def test_several_systems_are_all_offered_and_all_chosen_by_default(
@@ -495,6 +498,31 @@ async def test_reconfigure_refreshes_the_login_and_says_when_it_is_dead(
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["errors"] == {"base": "login_rejected"}
     await assert_translated(hass, result)
+
+
+async def test_reconfigure_counts_its_call_and_is_refused_while_enphase_would_refuse(
+    hass: HomeAssistant, enphase_cloud: EnphaseCloud, dev_cloud: str
+) -> None:
+    entry = make_entry(hass, enphase_cloud, dev_cloud, system_ids=[BATTERY_ID])
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    ledger = entry.runtime_data.coordinator.budget.ledger
+    used, sent = ledger.used, len(enphase_cloud.requests)
+
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: "still-wrong"}
+    )
+    assert result["errors"] == {"base": "invalid_api_key"}
+    assert ledger.used == used + 1  # a refused call counts as Enphase counts it
+    assert len(enphase_cloud.requests) == sent + 1
+
+    ledger.note_rate_limit("month", None)  # Enphase said the month is used up
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: enphase_cloud.api_key}
+    )
+    assert result["errors"] == {"base": "rate_limited"}
+    await assert_translated(hass, result)
+    assert len(enphase_cloud.requests) == sent + 1  # nothing sent
 
 
 async def test_reconfigure_without_credentials_aborts(
