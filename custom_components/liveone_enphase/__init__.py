@@ -29,7 +29,11 @@ from .cloud import cloud_for_entry
 from .const import CONF_SYSTEM_IDS, DOMAIN
 from .coordinator import LiveOneEnphaseCoordinator
 from .enphase import EnphaseClient
-from .issues import async_delete_budget_issues, async_delete_system_issues
+from .issues import (
+    async_delete_budget_issues,
+    async_delete_system_issues,
+    async_update_api_key_issue,
+)
 from .plan import PlanOptions
 from .push import LiveOnePush, async_remove_push, async_setup_push
 from .statistics import EntryHistory
@@ -111,6 +115,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: LiveOneEnphaseConfigEnt
     await EntryHistory(hass, entry.entry_id).async_remove()
     await async_remove_push(hass, entry.entry_id)
     async_delete_system_issues(hass, entry.data[CONF_SYSTEM_IDS])
+    async_update_api_key_issue(hass, entry.entry_id, entry.title, rejected=False)
     async_delete_budget_issues(
         hass, (budget.key for budget in async_get_budgets(hass).loaded.values())
     )

@@ -8,9 +8,11 @@ restores the readings and the ledger before the first refresh, so after a restar
 refresh plans exactly what the planner would have planned without the restart: no extra call.
 
 Errors: an authentication failure (401, or the token refresh refused) raises
-`ConfigEntryAuthFailed`; a 429 blocks the whole application in the ledger until Enphase's
-`period_end`; 5xx and timeouts are retried by the planner within the budget. None of them makes
-the sensors unavailable: they keep their values while these are fresh (see `Freshness`).
+`ConfigEntryAuthFailed`; a refused API key raises `ConfigEntryError`, stops polling and raises
+the `api_key_rejected` repair (only reconfiguring with another key helps); a 429 blocks the
+whole application in the ledger until Enphase's `period_end`; 5xx and timeouts are retried by
+the planner within the budget. None of them makes the sensors unavailable: they keep their
+values while these are fresh (see `Freshness`).
 
 Freshness: a measurement is shown while it describes a moment at most
 - `LIVE_STALE_AFTER` (3 h) ago for power and battery mode. On the free plan live polls come every
@@ -64,6 +66,7 @@ from .enphase import (
 from .inventory import INVENTORY_MAX_AGE, SystemInfo
 from .issues import (
     async_delete_system_issues,
+    async_update_api_key_issue,
     async_update_budget_issues,
     async_update_forbidden_issue,
 )
@@ -261,6 +264,8 @@ class LiveOneEnphaseCoordinator(DataUpdateCoordinator[ReadingsState]):
             await self._async_import_history(report)
         if read_inventory or report is not None:
             await self._async_save()
+        if report is not None and report.key_rejected:
+            raise self._api_key_rejected()
         if report is not None and report.auth_failed:
             raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="login_expired")
         self._schedule_next()
@@ -295,11 +300,8 @@ class LiveOneEnphaseCoordinator(DataUpdateCoordinator[ReadingsState]):
             missing = await self._async_read_inventory(due, now)
         except EnphaseAuthError as err:
             await self.budget.async_save()
-            if err.key_mismatch or err.key_missing_or_invalid:
-                # Logging in again would not help: the key is changed by reconfiguring.
-                raise ConfigEntryError(
-                    translation_domain=DOMAIN, translation_key="api_key_rejected"
-                ) from err
+            if err.key_rejected:
+                raise self._api_key_rejected() from err
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="login_expired"
             ) from err
@@ -454,7 +456,20 @@ class LiveOneEnphaseCoordinator(DataUpdateCoordinator[ReadingsState]):
             self._unreachable = False
             _LOGGER.info("Enphase answers again")
 
+    def _api_key_rejected(self) -> ConfigEntryError:
+        """Stop polling, and ask for another key: logging in again would not help.
+
+        Unlike an auth failure, HA keeps refreshing after a `ConfigEntryError`; no interval
+        stops that. Reconfiguring reloads the entry, which polls again.
+        """
+        self.update_interval = None
+        entry = self.config_entry
+        async_update_api_key_issue(self.hass, entry.entry_id, entry.title, rejected=True)
+        return ConfigEntryError(translation_domain=DOMAIN, translation_key="api_key_rejected")
+
     def _update_issues(self) -> None:
+        entry = self.config_entry
+        async_update_api_key_issue(self.hass, entry.entry_id, entry.title, rejected=False)
         async_update_budget_issues(self.hass, self.budget.key, self.budget_status())
         for system_id, readings in self._saved.readings.systems.items():
             info = self._saved.inventory[system_id]

@@ -10,6 +10,9 @@ developer portal, then names the plan in the options (or reconfigures the entry)
   lost count does not read as a trend.
 - `budget_exhausted` (per application): Enphase answered "month limit reached" (429), or the
   ledger has counted every call the plan allows; polling resumes when the month resets.
+- `api_key_rejected` (per entry): Enphase refused the entry's API key (regenerated, or another
+  application's); polling stops, since only a new key helps: the user reconfigures the entry.
+  Cleared by the next successful update (the reconfigure reloads the entry).
 - `endpoint_forbidden` (per system): Enphase answered 403 for endpoints outside the plan; their
   sensors are removed. Each is tried once more 30 days after the refusal, or with the next poll
   after the plan option names a bigger plan; an answer clears it from the issue.
@@ -116,6 +119,27 @@ def async_update_forbidden_issue(
             "endpoints": ", ".join(endpoints),
             "developer_portal_url": DEVELOPER_PORTAL_URL,
         },
+        learn_more_url=DEVELOPER_PORTAL_URL,
+    )
+
+
+@callback
+def async_update_api_key_issue(
+    hass: HomeAssistant, entry_id: str, name: str, *, rejected: bool
+) -> None:
+    """Raise or clear the issue that asks for another API key."""
+    issue_id = f"api_key_rejected_{entry_id}"
+    if not rejected:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="api_key_rejected",
+        translation_placeholders={"name": name, "developer_portal_url": DEVELOPER_PORTAL_URL},
         learn_more_url=DEVELOPER_PORTAL_URL,
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import CONF_API_KEY, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
@@ -478,6 +478,19 @@ async def test_a_rejected_api_key_asks_for_a_reconfiguration_not_a_login(
     assert entry.state is ConfigEntryState.SETUP_ERROR
     assert entry.error_reason_translation_key == "api_key_rejected"
     assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
+    issue_id = f"api_key_rejected_{entry.entry_id}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["name"] == entry.title
+    # With the application's key, the entry loads and the repair goes.
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_API_KEY: enphase_cloud.api_key}
+    )
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
 
 async def test_a_system_dropped_from_the_entry_loses_its_device_and_issue(

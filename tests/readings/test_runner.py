@@ -261,6 +261,15 @@ async def test_auth_failure_stops_the_poll(rig: Rig) -> None:
     assert {r.status for r in report.results[1:]} == {CallStatus.SKIPPED}
 
 
+async def test_a_rejected_api_key_stops_the_poll_without_asking_for_a_login(rig: Rig) -> None:
+    rig.cloud.regenerate_api_key()
+    report = await rig.runner.run(rig.plan())
+    assert report.results[0].status is CallStatus.KEY_REJECTED
+    assert report.key_rejected
+    assert not report.auth_failed
+    assert {r.status for r in report.results[1:]} == {CallStatus.SKIPPED}
+
+
 async def test_a_removed_system_skips_its_other_calls_only(rig: Rig) -> None:
     rig.cloud.faults.remove_system(BATTERY.system_id)
     plan = PollPlan(

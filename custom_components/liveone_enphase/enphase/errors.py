@@ -24,10 +24,11 @@ class EnphaseError(Exception):
 
 
 class EnphaseAuthError(EnphaseError):
-    """401, or the token provider could not produce a token: the user must re-authenticate.
+    """401, or the token provider could not produce a token: the user must act.
 
     `key_mismatch`: the API key belongs to another application than the OAuth client
     ("API Key -Client mismatch"). `key_missing_or_invalid`: Enphase rejected the API key itself.
+    Either way (`key_rejected`) the user must enter another key; otherwise, log in again.
     `refresh_failed`: the token provider failed with 400/401/403 (refresh token dead or revoked).
     """
 
@@ -45,6 +46,11 @@ class EnphaseAuthError(EnphaseError):
         self.key_mismatch = key_mismatch
         self.key_missing_or_invalid = key_missing_or_invalid
         self.refresh_failed = refresh_failed
+
+    @property
+    def key_rejected(self) -> bool:
+        """Whether it is the API key Enphase refused, not the login."""
+        return self.key_mismatch or self.key_missing_or_invalid
 
 
 class EnphaseForbiddenError(EnphaseError):

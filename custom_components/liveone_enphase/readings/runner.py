@@ -42,12 +42,15 @@ class CallStatus(StrEnum):
     RATE_LIMITED = "rate_limited"
     REFUSED = "refused"
     AUTH_FAILED = "auth_failed"
+    KEY_REJECTED = "key_rejected"
     NOT_FOUND = "not_found"
     FAILED = "failed"
     SKIPPED = "skipped"
 
 
-_STOPS_POLL = frozenset({CallStatus.RATE_LIMITED, CallStatus.REFUSED, CallStatus.AUTH_FAILED})
+_STOPS_POLL = frozenset(
+    {CallStatus.RATE_LIMITED, CallStatus.REFUSED, CallStatus.AUTH_FAILED, CallStatus.KEY_REJECTED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,11 @@ class PollReport:
     def auth_failed(self) -> bool:
         """Whether the user must re-authenticate."""
         return bool(self.with_status(CallStatus.AUTH_FAILED))
+
+    @property
+    def key_rejected(self) -> bool:
+        """Whether Enphase refused the API key (logging in again would not help)."""
+        return bool(self.with_status(CallStatus.KEY_REJECTED))
 
 
 class PollRunner:
@@ -180,6 +188,8 @@ class PollRunner:
                 if self._ledger is not None:
                     self._ledger.note_rate_limit(err.period, err.period_end)
                 return CallStatus.RATE_LIMITED
+            case EnphaseAuthError(key_rejected=True):
+                return CallStatus.KEY_REJECTED
             case EnphaseAuthError():
                 return CallStatus.AUTH_FAILED
             case EnphaseNotFoundError():
