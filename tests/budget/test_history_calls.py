@@ -201,3 +201,31 @@ def test_a_day_is_fetched_whole_once_it_has_ended_and_published() -> None:
         assert any(
             c.role is Role.CATCH_UP for p in drive.executed if p.at == at for c in p.calls[1]
         )
+
+
+def test_history_leaves_to_a_coming_catch_up_what_it_will_fetch_anyway() -> None:
+    """Yesterday's meter and battery intervals come with the catch-up before dawn: no extra call."""
+    drive = _drive(datetime(2026, 1, 10, 1, 0, tzinfo=UTC))
+    drive.run_until(datetime(2026, 1, 12, 14, 0, tzinfo=UTC))  # 01:00 in Melbourne, Jan 13
+    planner, now = drive.planner, drive.clock()
+    progress = drive.progress[1]
+    lag = progress.settled_after(planner.settings.visible_after)
+    yesterday = datetime(2026, 1, 12, tzinfo=planner.calendar.zone)
+    grid = {Endpoint.ENERGY_IMPORT_TELEMETRY, Endpoint.ENERGY_EXPORT_TELEMETRY}
+    listed = []
+    for endpoint in HOME.history_endpoints:
+        known = progress.of(endpoint).known_through(lag)
+        start = yesterday if endpoint in grid or known is None else known.replace(minute=0)
+        listed.append(EndpointCall(endpoint, Role.HISTORY, start_at=start))
+    systems = [(HOME, replace(progress, history=tuple(listed)))]
+    coming = sorted(
+        planner._items(systems, planner.allocation(systems, drive.ledger.status()), now)
+    )
+    assert {i.call.endpoint for i in coming if i.call.role is Role.CATCH_UP} >= set(
+        HOME.history_endpoints
+    ) - grid
+
+    riders = planner._history(systems, set(), coming, now, funded=10)
+    assert {item.call.endpoint for item in riders} == grid
+    # Once no catch-up is coming for them (it ran, and the statistics still miss the day).
+    assert len(planner._history(systems, set(), [], now, funded=10)) == len(listed)

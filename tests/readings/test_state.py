@@ -297,21 +297,37 @@ def test_truncated_windows_move_the_cursor_and_say_incomplete() -> None:
 
 
 def test_a_silent_gateway_keeps_the_cursor_at_its_last_report() -> None:
-    """An offline gateway uploads its backlog later: nothing past its last report is covered."""
+    """An offline gateway uploads its backlog later: nothing after its last report is covered."""
     home = _home("UTC")
     last_report = NOON - timedelta(days=3)
     start = last_report - Q
     home.apply(
-        Endpoint.CONSUMPTION_METER, p.meter(start, last_report, [(last_report, 120.0)]), NOON
+        Endpoint.PRODUCTION_MICRO,
+        p.micro(start, last_report, [(last_report, 120.0)], meta_at=last_report),
+        NOON - timedelta(days=2),
+    )
+    # Asked since: a day window cut short, then the last day, both empty.
+    home.apply(
+        Endpoint.PRODUCTION_MICRO,
+        p.micro(last_report, last_report + timedelta(days=1), [], meta_at=last_report),
+        NOON,
     )
     home.apply(
-        Endpoint.CONSUMPTION_METER, p.meter(last_report, last_report + timedelta(days=1), []), NOON
+        Endpoint.PRODUCTION_MICRO,
+        p.micro(NOON - timedelta(days=1), NOON, [], meta_at=last_report),
+        NOON,
     )
-    home.apply(Endpoint.CONSUMPTION_METER, p.meter(NOON - timedelta(days=1), NOON, []), NOON)
-    progress = home.progress().of(Endpoint.CONSUMPTION_METER)
+    progress = home.progress().of(Endpoint.PRODUCTION_MICRO)
     assert progress.cursor == last_report
     assert not progress.complete
     assert progress.known_through(DEFAULT_VISIBLE_AFTER) == last_report
+    # Reporting again (a dark night, say): an empty answer that reached now is complete.
+    home.apply(
+        Endpoint.PRODUCTION_MICRO,
+        p.micro(NOON - timedelta(days=1), NOON, [], meta_at=NOON - Q),
+        NOON,
+    )
+    assert home.progress().of(Endpoint.PRODUCTION_MICRO).complete
 
 
 def test_report_cadence_and_phase_are_learnt() -> None:

@@ -60,9 +60,14 @@ type PlannedSystem = tuple[SystemProfile, SystemProgress]
 GRID_INTERVALS = (Endpoint.ENERGY_IMPORT_TELEMETRY, Endpoint.ENERGY_EXPORT_TELEMETRY)
 _MINUTE = timedelta(minutes=1)
 _DAY = timedelta(days=1)
+_HOUR = timedelta(hours=1)
 # A catch-up instant missed by more than this (Home Assistant was down, or the budget said
 # no) is not made up for late: the next one reaches back over both days.
 _CATCH_UP_GRACE = timedelta(hours=1)
+# A gateway that reported this much beyond what is known came back with a backlog (a daily
+# catch-up's window ends a day after it starts, and it may run up to its grace late: that much
+# behind is the daily routine).
+_BACKLOG = _DAY + _CATCH_UP_GRACE
 _ROLE_ORDER = {
     Role.LIVE: 0,
     Role.REFRESH: 1,
@@ -155,7 +160,7 @@ class PollPlanner:
                     for item in self._retries(systems, at)
                     if (item.system_id, item.call.endpoint) not in taken
                 ]
-                riders += self._history(systems, taken, at, allocation.history_calls)
+                riders += self._history(systems, taken, items, at, allocation.history_calls)
                 chosen += _spare(riders, chosen, at, budget, spendable)
                 return _assemble(chosen, at, budget, allocation)
         return PollPlan(min(month_end, now + _DAY), {}, "the budget is spent for now")
@@ -312,21 +317,28 @@ class PollPlanner:
         self,
         systems: Sequence[PlannedSystem],
         taken: set[tuple[int, Endpoint]],
+        coming: Sequence[_Item],
         at: datetime,
         funded: int,
     ) -> list[_Item]:
         """Return the first `funded` history calls that may ride on the poll at `at`.
 
         Only for days that ended, with their last report published, before `at`; none for an
-        endpoint the poll calls anyway (its catch-up brings the same intervals, and the list is
-        made again after the poll).
+        endpoint the poll calls anyway, nor for a window a catch-up still `coming` will fetch
+        (they bring the same intervals, and the list is made again after each poll).
         """
         published = at - self.settings.visible_after
+        catch_ups = {
+            (item.system_id, item.call.endpoint): item.call
+            for item in coming
+            if item.call.role is Role.CATCH_UP
+        }
         calls = [
             _Item(at, _ROLE_ORDER[Role.HISTORY], profile.system_id, call)
             for profile, progress in systems
             for call in progress.history
             if (profile.system_id, call.endpoint) not in taken
+            and not _covers(catch_ups.get((profile.system_id, call.endpoint)), call)
             and (call.start_at is None or self._day_end(call.start_at) <= published)
         ]
         return calls[:funded]
@@ -390,14 +402,15 @@ class PollPlanner:
         When the budget only affords a catch-up every few days, the next one waits until that
         many days after the last (one call then brings all of them). A first fill is due at
         once; a failed catch-up is retried after `retry_after`. When the last answer fell short
-        of what the gateway has `reported` by more than a day (it came back from offline with a
-        backlog), the rest is fetched a call each `retry_after` (each moves on by its window).
+        of what the gateway has `reported` by more than `_BACKLOG` (it came back from offline
+        with a backlog), the rest is fetched a call each `retry_after` (each moves on by its
+        window).
         """
         retry = self._retry_at(state)
         if state.last_success is None:
             return now if retry is None else max(now, retry)
         known = state.known_through(lag)
-        behind = known is not None and reported is not None and reported - known > _DAY
+        behind = known is not None and reported is not None and reported - known > _BACKLOG
         if behind and not state.complete:
             return max(now, retry or state.last_success + self.settings.retry_after)
         day = self.calendar.local_date(now) - _DAY
@@ -538,6 +551,18 @@ def _spare(
     while riders and budget.minute_free_at(len(chosen) + len(riders)) > when:
         riders.pop()
     return riders
+
+
+def _covers(catch_up: EndpointCall | None, call: EndpointCall) -> bool:
+    """Whether a catch-up will fetch the window a history call would start.
+
+    A history call starts at the hour that holds the first missing interval, so a catch-up
+    that starts within that hour counts as covering it.
+    """
+    if catch_up is None or catch_up.start_at is None or call.start_at is None:
+        return False
+    reach = timedelta(days=7) if catch_up.granularity is Granularity.WEEK else _DAY
+    return catch_up.start_at - _HOUR < call.start_at < catch_up.start_at + reach
 
 
 def _unique(items: Iterator[_Item]) -> list[_Item]:

@@ -564,19 +564,23 @@ class SystemReadings:
 
         A window cut short (at its one-day length) is covered to its end, unless intervals were
         held back as not yet published: then only to its newest proven interval, and it is not
-        complete, so the next call asks for the held-back ones again. Nor is anything past the
-        proof covered while the gateway is silent (no report for longer than its usual lag): an
-        offline gateway uploads its backlog later, and the next calls must ask for it.
+        complete, so the next call asks for the held-back ones again. Nor is anything after the
+        gateway's last report covered while it is silent (no report for longer than its usual
+        lag): an offline gateway uploads its backlog later, and the next calls must ask for it.
         """
         progress = self._progress(endpoint)
         ends = [i.end_at for i in window.intervals if i.end_at.timestamp() <= until]
         held_back = len(ends) < len(window.intervals)
         cursor = max([progress.cursor, *ends], key=_sortable)
         reached = window.end_at is None or window.end_at >= at - _WINDOW_SLACK
-        silent = until < (at - self._settled_lag() - 2 * self.report_cadence).timestamp()
+        reported = self.last_report_at
+        silent = (
+            reported is not None and reported < at - self._settled_lag() - 2 * self.report_cadence
+        )
         complete = reached and not held_back and not silent
         end = window.end_at
-        if end is not None and not reached and not held_back and end.timestamp() <= until:
+        past_report = silent and end is not None and reported is not None and end > reported
+        if end is not None and not reached and not held_back and not past_report:
             cursor = max(cursor, end, key=_sortable)
         self.endpoints[endpoint] = replace(
             progress, last_success=at, cursor=cursor, complete=complete
