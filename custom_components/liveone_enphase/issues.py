@@ -102,24 +102,13 @@ def async_update_forbidden_issue(
     hass: HomeAssistant, system_id: int, name: str, forbidden: Iterable[Endpoint]
 ) -> None:
     """Raise or clear the issue listing a system's endpoints outside the plan."""
-    issue_id = f"endpoint_forbidden_{system_id}"
     endpoints = sorted(_short(endpoint) for endpoint in forbidden)
-    if not endpoints:
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
-        return
-    ir.async_create_issue(
+    _update_portal_issue(
         hass,
-        DOMAIN,
-        issue_id,
-        is_fixable=False,
-        severity=ir.IssueSeverity.WARNING,
-        translation_key="endpoint_forbidden",
-        translation_placeholders={
-            "name": name,
-            "endpoints": ", ".join(endpoints),
-            "developer_portal_url": DEVELOPER_PORTAL_URL,
-        },
-        learn_more_url=DEVELOPER_PORTAL_URL,
+        "endpoint_forbidden",
+        str(system_id),
+        ir.IssueSeverity.WARNING,
+        {"name": name, "endpoints": ", ".join(endpoints)} if endpoints else None,
     )
 
 
@@ -128,8 +117,25 @@ def async_update_api_key_issue(
     hass: HomeAssistant, entry_id: str, name: str, *, rejected: bool
 ) -> None:
     """Raise or clear the issue that asks for another API key."""
-    issue_id = f"api_key_rejected_{entry_id}"
-    if not rejected:
+    _update_portal_issue(
+        hass,
+        "api_key_rejected",
+        entry_id,
+        ir.IssueSeverity.ERROR,
+        {"name": name} if rejected else None,
+    )
+
+
+def _update_portal_issue(
+    hass: HomeAssistant,
+    key: str,
+    subject: str,
+    severity: ir.IssueSeverity,
+    placeholders: dict[str, str] | None,
+) -> None:
+    """Raise the issue `key` of `subject` (solved on Enphase's developer portal), or clear it."""
+    issue_id = f"{key}_{subject}"
+    if placeholders is None:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
         return
     ir.async_create_issue(
@@ -137,9 +143,9 @@ def async_update_api_key_issue(
         DOMAIN,
         issue_id,
         is_fixable=False,
-        severity=ir.IssueSeverity.ERROR,
-        translation_key="api_key_rejected",
-        translation_placeholders={"name": name, "developer_portal_url": DEVELOPER_PORTAL_URL},
+        severity=severity,
+        translation_key=key,
+        translation_placeholders={**placeholders, "developer_portal_url": DEVELOPER_PORTAL_URL},
         learn_more_url=DEVELOPER_PORTAL_URL,
     )
 
