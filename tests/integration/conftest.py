@@ -43,6 +43,7 @@ from custom_components.liveone_enphase.cloud import DEV_CLOUD_ENV
 from custom_components.liveone_enphase.const import CONF_DEV_CLOUD_URL, CONF_SYSTEM_IDS, DOMAIN
 from sim.clock import ManualClock
 from sim.enphase import EnphaseCloud, Plan, SiteConfig
+from sim.liveone import LiveOneReceiver
 from sim.server import SimServer
 
 STRINGS = Path(__file__).parents[2] / "custom_components" / DOMAIN / "strings.json"
@@ -234,6 +235,27 @@ class CloudSpec:
 
     sites: tuple[SiteConfig, ...] = (SiteConfig.demo_battery(), SiteConfig.demo_solar_only())
     plan: Plan = Plan.WATT
+
+
+@pytest.fixture
+def liveone_sites() -> dict[str, str]:
+    """LiveOne's sites (site id → API key): none, unless a module that pushes names its own."""
+    return {}
+
+
+@pytest.fixture
+def receiver(sim_clock: ManualClock, liveone_sites: dict[str, str]) -> LiveOneReceiver:
+    """The simulated LiveOne receiver, with the module's sites."""
+    return LiveOneReceiver(clock=sim_clock, sites=liveone_sites)
+
+
+@pytest.fixture
+async def sim_server(
+    enphase_cloud: EnphaseCloud, receiver: LiveOneReceiver, socket_enabled: None
+) -> AsyncIterator[SimServer]:
+    """Both simulators, each on its own loopback port."""
+    async with SimServer(enphase=enphase_cloud, liveone=receiver, host="127.0.0.1") as server:
+        yield server
 
 
 @pytest.fixture

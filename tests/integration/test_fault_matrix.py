@@ -6,7 +6,7 @@ keeps the two in step.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -678,18 +678,8 @@ def enphase_cloud(sim_clock: ManualClock) -> EnphaseCloud:
 
 
 @pytest.fixture
-def receiver(sim_clock: ManualClock) -> LiveOneReceiver:
-    """LiveOne with one site per demo system."""
-    return LiveOneReceiver(clock=sim_clock, sites=dict.fromkeys(SITES.values(), KEY))
-
-
-@pytest.fixture
-async def sim_server(
-    enphase_cloud: EnphaseCloud, receiver: LiveOneReceiver, socket_enabled: None
-) -> AsyncIterator[SimServer]:
-    """Both simulators on loopback."""
-    async with SimServer(enphase=enphase_cloud, liveone=receiver, host="127.0.0.1") as server:
-        yield server
+def liveone_sites() -> dict[str, str]:
+    return dict.fromkeys(SITES.values(), KEY)
 
 
 @pytest.fixture

@@ -22,9 +22,8 @@ from .test_push import KEY, SITE_A, SITE_B, SITES, Stack, push_of, push_options
 
 pytestmark = pytest.mark.usefixtures("credentials")
 
-# The simulators and the receiver, as the push tests serve them.
-receiver = push_tests.receiver
-sim_server = push_tests.sim_server
+# The receiver's sites, as the push tests serve them.
+liveone_sites = push_tests.liveone_sites
 stack = push_tests.stack
 
 BATTERY_FIELD = f"Demo Battery Home ({BATTERY_SITE})"

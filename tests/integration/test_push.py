@@ -5,7 +5,6 @@ simulated LiveOne receiver exactly once, through outages and restarts, in the co
 """
 
 import itertools
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,7 +46,6 @@ from custom_components.liveone_enphase.push_readings import PushCursor
 from custom_components.liveone_enphase.readings.energy import Stream
 from custom_components.liveone_enphase.readings.state import Quantity
 from custom_components.liveone_enphase.stored import StoredDataError
-from sim.clock import ManualClock
 from sim.enphase import EnphaseCloud
 from sim.liveone import LiveOneReceiver, RequestRecord
 from sim.server import SimServer
@@ -96,18 +94,8 @@ TOTAL_KEYS = {
 
 
 @pytest.fixture
-def receiver(sim_clock: ManualClock) -> LiveOneReceiver:
-    """LiveOne with one site per demo system, both with the same key."""
-    return LiveOneReceiver(clock=sim_clock, sites={SITE_A: KEY, SITE_B: KEY})
-
-
-@pytest.fixture
-async def sim_server(
-    enphase_cloud: EnphaseCloud, receiver: LiveOneReceiver, socket_enabled: None
-) -> AsyncIterator[SimServer]:
-    """Both simulators, each on its own loopback port."""
-    async with SimServer(enphase=enphase_cloud, liveone=receiver, host="127.0.0.1") as server:
-        yield server
+def liveone_sites() -> dict[str, str]:
+    return {SITE_A: KEY, SITE_B: KEY}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import logging
 import re
 import time
 import traceback
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -114,16 +114,8 @@ def enphase_cloud(sim_clock: ManualClock) -> EnphaseCloud:
 
 
 @pytest.fixture
-def receiver(sim_clock: ManualClock) -> LiveOneReceiver:
-    return LiveOneReceiver(clock=sim_clock, sites=dict.fromkeys(SITES.values(), LIVEONE_KEY))
-
-
-@pytest.fixture
-async def sim_server(
-    enphase_cloud: EnphaseCloud, receiver: LiveOneReceiver, socket_enabled: None
-) -> AsyncIterator[SimServer]:
-    async with SimServer(enphase=enphase_cloud, liveone=receiver, host="127.0.0.1") as server:
-        yield server
+def liveone_sites() -> dict[str, str]:
+    return dict.fromkeys(SITES.values(), LIVEONE_KEY)
 
 
 @pytest.fixture(autouse=True)

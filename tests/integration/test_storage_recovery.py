@@ -10,7 +10,7 @@ store (no traceback), and show its sensors again after the next poll.
 import json
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,6 @@ from custom_components.liveone_enphase.push import (
     storage_key,
 )
 from custom_components.liveone_enphase.store import application_key
-from sim.clock import ManualClock
 from sim.enphase import EnphaseCloud
 from sim.liveone import LiveOneReceiver
 from sim.server import SimServer
@@ -67,16 +66,8 @@ def hass_config_dir(hass_tmp_config_dir: str) -> str:
 
 
 @pytest.fixture
-def receiver(sim_clock: ManualClock) -> LiveOneReceiver:
-    return LiveOneReceiver(clock=sim_clock, sites=dict.fromkeys(SITES.values(), LIVEONE_KEY))
-
-
-@pytest.fixture
-async def sim_server(
-    enphase_cloud: EnphaseCloud, receiver: LiveOneReceiver, socket_enabled: None
-) -> AsyncIterator[SimServer]:
-    async with SimServer(enphase=enphase_cloud, liveone=receiver, host="127.0.0.1") as server:
-        yield server
+def liveone_sites() -> dict[str, str]:
+    return dict.fromkeys(SITES.values(), LIVEONE_KEY)
 
 
 def store_keys(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, str]:
