@@ -61,6 +61,7 @@ GRID_INTERVALS = (Endpoint.ENERGY_IMPORT_TELEMETRY, Endpoint.ENERGY_EXPORT_TELEM
 _MINUTE = timedelta(minutes=1)
 _DAY = timedelta(days=1)
 _HOUR = timedelta(hours=1)
+_WEEK = timedelta(days=7)
 # A catch-up instant missed by more than this (Home Assistant was down, or the budget said
 # no) is not made up for late: the next one reaches back over both days.
 _CATCH_UP_GRACE = timedelta(hours=1)
@@ -485,9 +486,9 @@ class PollPlanner:
         if endpoint not in INTERVAL_ENDPOINTS:
             return EndpointCall(endpoint, role)
         known = state.known_through(lag)
-        behind = known is not None and now - known > timedelta(days=1)
+        behind = known is not None and now - known > _DAY
         weekly = endpoint is not Endpoint.PRODUCTION_MICRO and (role is Role.CATCH_UP or behind)
-        reach = self.settings.max_backfill if weekly or behind else timedelta(days=1)
+        reach = self.settings.max_backfill if weekly or behind else _DAY
         if known is None:
             yesterday = self.calendar.local_date(now) - timedelta(days=1)
             start = self.calendar.midnight(yesterday)
@@ -561,7 +562,7 @@ def _covers(catch_up: EndpointCall | None, call: EndpointCall) -> bool:
     """
     if catch_up is None or catch_up.start_at is None or call.start_at is None:
         return False
-    reach = timedelta(days=7) if catch_up.granularity is Granularity.WEEK else _DAY
+    reach = _WEEK if catch_up.granularity is Granularity.WEEK else _DAY
     return catch_up.start_at - _HOUR < call.start_at < catch_up.start_at + reach
 
 
