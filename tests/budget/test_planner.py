@@ -354,11 +354,14 @@ def test_catch_up_runs_once_a_day_and_retries_after_a_failure() -> None:
     )
 
 
+def _berlin_planner(moment: datetime) -> tuple[PollPlanner, datetime]:
+    """A planner at Berlin whose clock stands at `moment`, for its private rules alone."""
+    return PollPlanner(SunCalendar(*BERLIN), ManualClock(moment)), moment
+
+
 def test_catch_up_missed_by_a_long_outage_waits_for_the_next_instant() -> None:
-    calendar = SunCalendar(*BERLIN)
-    clock = ManualClock(datetime(2026, 12, 12, 12, 0, tzinfo=UTC))
-    planner = PollPlanner(calendar, clock)
-    now = clock()
+    planner, now = _berlin_planner(datetime(2026, 12, 12, 12, 0, tzinfo=UTC))
+    calendar = planner.calendar
     stale = EndpointProgress(
         last_attempt=now - timedelta(days=3),
         last_success=now - timedelta(days=3),
@@ -495,10 +498,7 @@ def test_budget_share_halves_what_may_be_spent() -> None:
 
 def test_a_call_for_an_endpoint_days_behind_asks_a_week_not_just_the_last_day() -> None:
     """A gateway back from days offline: the live poll must not jump past the backlog."""
-    calendar = SunCalendar(*BERLIN)
-    clock = ManualClock(datetime(2026, 12, 12, 12, 0, tzinfo=UTC))
-    planner = PollPlanner(calendar, clock)
-    now = clock()
+    planner, now = _berlin_planner(datetime(2026, 12, 12, 12, 0, tzinfo=UTC))
     behind = EndpointProgress(
         last_attempt=now, last_success=now, cursor=now - timedelta(days=5), complete=False
     )
